@@ -1,0 +1,25 @@
+"""skeeg: scikit-learn-compatible deep and classical models for clinical EEG.
+
+The estimators are importable from the top level; everything else lives in its
+submodule (``skeeg.preprocessing``, ``skeeg.sampling``, ``skeeg.losses``,
+``skeeg.datasets``, ``skeeg.metrics``). Heavy modules (torch) load lazily.
+"""
+
+from importlib import import_module
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "SCClassifier": "skeeg.classifiers",
+    "ResNet1DClassifier": "skeeg.classifiers",
+    "InceptionTimeClassifier": "skeeg.classifiers",
+    "DeepClassifierBase": "skeeg.base",
+}
+
+__all__ = ["__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'skeeg' has no attribute {name!r}")

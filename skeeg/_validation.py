@@ -1,0 +1,86 @@
+"""Input checks shared by every skeeg estimator and transformer.
+
+EEG windows come as ``(n_windows, n_channels, n_times)``; a 2-D array is read
+as ``(n_windows, n_times)`` with one channel. These helpers wrap
+:func:`sklearn.utils.validation.validate_data` so that feature names,
+``n_features_in_`` and NaN checks behave exactly as in scikit-learn, and add the
+EEG-specific checks (rank, channel and time counts against ``fit``) on top.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+
+def validate_eeg(
+    estimator,
+    X,
+    *,
+    reset: bool,
+    dtype=np.float64,
+    min_times: int = 1,
+) -> tuple[np.ndarray, int]:
+    """Validate ``X`` as EEG windows and return it as a 3-D array.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator the data is for; with ``reset=True`` its
+        ``n_features_in_``, ``n_channels_in_`` and ``n_times_in_`` are set,
+        otherwise ``X`` is checked against them.
+    X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
+        EEG windows. A 2-D array has one channel.
+    reset : bool
+        True in ``fit``, False in ``predict``/``transform``.
+    dtype : numpy dtype, default=np.float64
+        Dtype of the returned array (float32 for torch models).
+    min_times : int, default=1
+        The smallest ``n_times`` the estimator can work with.
+
+    Returns
+    -------
+    X3 : ndarray of shape (n_windows, n_channels, n_times)
+    input_ndim : int
+        2 or 3, so transformers can return the rank they were given.
+    """
+    name = type(estimator).__name__
+    if not reset and hasattr(estimator, "n_channels_in_"):
+        shape = np.shape(X)
+        if len(shape) == 3 and shape[1] != estimator.n_channels_in_:
+            raise ValueError(
+                f"X has {shape[1]} channels, but {name} was fitted with "
+                f"{estimator.n_channels_in_} channels "
+                f"(n_channels_in_={estimator.n_channels_in_})."
+            )
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        allow_nd=True,
+        dtype=dtype,
+        ensure_min_features=1,
+    )
+    if X.ndim not in (2, 3):
+        raise ValueError(
+            f"X must be 2-D (n_windows, n_times) or 3-D (n_windows, n_channels, "
+            f"n_times); got an array of shape {X.shape} (ndim={X.ndim})."
+        )
+    input_ndim = X.ndim
+    if X.ndim == 2:
+        X = X[:, np.newaxis, :]
+    n_channels, n_times = X.shape[1], X.shape[2]
+    if reset:
+        if n_times < min_times:
+            raise ValueError(
+                f"X has n_times={n_times} (n_features = {n_times}), but {name} "
+                f"needs windows of at least {min_times} time samples."
+            )
+        estimator.n_channels_in_ = n_channels
+        estimator.n_times_in_ = n_times
+    elif hasattr(estimator, "n_times_in_") and n_times != estimator.n_times_in_:
+        raise ValueError(
+            f"X has {n_times} time samples, but {name} was fitted with "
+            f"{estimator.n_times_in_} (n_times_in_={estimator.n_times_in_})."
+        )
+    return X, input_ndim
