@@ -46,7 +46,9 @@ def validate_eeg(
     """
     name = type(estimator).__name__
     if not reset and hasattr(estimator, "n_channels_in_"):
-        shape = np.shape(X)
+        # Only arrays that already know their shape: anything else is
+        # converted (and checked) by validate_data below.
+        shape = getattr(X, "shape", ())
         if len(shape) == 3 and shape[1] != estimator.n_channels_in_:
             raise ValueError(
                 f"X has {shape[1]} channels, but {name} was fitted with "

@@ -1,0 +1,90 @@
+"""Cross-validated IED detection on the bundled sample: iEDeaL vs BCE.
+
+Real resting EEG (10 subjects of PhysioNet eegmat, bundled with skeeg) gets
+realistic interictal discharges injected at 5 % prevalence; the SC network is
+trained with SaSu + PreBCE + IncNeg (iEDeaL) and with plain BCE, each in a
+5-fold GroupKFold by subject. Prints a metrics table and writes a
+precision-recall curve.
+
+    python examples/ied_demo.py --out out/
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from sklearn.metrics import PrecisionRecallDisplay  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+
+from skeeg import SCClassifier  # noqa: E402
+from skeeg.datasets import load_sample, make_ied_dataset  # noqa: E402
+from skeeg.evaluation import grouped_oof_proba  # noqa: E402
+from skeeg.metrics import scores_table, window_scores  # noqa: E402
+from skeeg.preprocessing import BandpassFilter, Scaler  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("out"))
+    parser.add_argument("--prevalence", type=float, default=0.05)
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    sfreq = load_sample().sfreq
+    X, y, groups, _ = make_ied_dataset(
+        prevalence=args.prevalence, random_state=args.seed
+    )
+    print(
+        f"{len(X)} windows of {X.shape[1]} bipolar channels x {X.shape[2]} samples "
+        f"({sfreq:g} Hz), {y.sum()} with an IED, {len(set(groups))} subjects"
+    )
+    rows, curves = [], {}
+    for name, loss in [("SC+SaSu (iEDeaL)", "sasu"), ("SC+BCE", "bce")]:
+        pipe = Pipeline(
+            [
+                ("bandpass", BandpassFilter(sfreq, 1.0, 50.0)),
+                ("scale", Scaler()),
+                (
+                    "sc",
+                    SCClassifier(
+                        loss=loss,
+                        width=16,
+                        max_epochs=args.epochs,
+                        random_state=args.seed,
+                    ),
+                ),
+            ]
+        )
+        proba, seconds = grouped_oof_proba(
+            pipe, X, y, groups, fit_groups_param="sc__groups"
+        )
+        rows.append({"model": name, **window_scores(y, proba), "fit_s": seconds})
+        curves[name] = proba
+
+    print(
+        scores_table(
+            rows,
+            ["model", "f1", "f2", "precision", "recall", "auprc", "auroc", "fit_s"],
+        )
+    )
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, proba in curves.items():
+        PrecisionRecallDisplay.from_predictions(y, proba, name=name, ax=ax)
+    ax.axhline(y.mean(), ls=":", c="gray", label="prevalence")
+    ax.set_title("Out-of-fold IED detection, GroupKFold by subject")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    path = args.out / "pr_curve.png"
+    fig.savefig(path, dpi=120)
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Normalisation layers and argument checks shared by the skeeg networks.
+
+The iEDeaL paper removed BatchNorm from its baselines because highly imbalanced
+mini-batches (a few IED windows among many background windows) destabilise the
+batch statistics. ``norm="layer"`` is the per-sample replacement every skeeg
+network defaults to: each channel of each window is normalised over time, then
+scaled and shifted per channel, so a window's output never depends on which
+other windows share its mini-batch.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+
+from torch import nn
+
+NORM_KINDS = ("batch", "layer", "group", "none")
+
+
+def check_norm(kind: str) -> None:
+    """Raise ``ValueError`` unless ``kind`` is one of :data:`NORM_KINDS`."""
+    if kind not in NORM_KINDS:
+        raise ValueError(
+            f"norm must be one of {', '.join(map(repr, NORM_KINDS))}; got {kind!r}."
+        )
+
+
+def check_positive_int(value, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+
+
+def check_network_args(network: str, *, norm: str, min_n_times: int, **sizes) -> None:
+    """Validate a network's size arguments.
+
+    Parameters
+    ----------
+    network : str
+        Class name, for the message.
+    norm : str
+        The network's normalisation kind, for the message.
+    min_n_times : int
+        Shortest window the network accepts with this ``norm``.
+    **sizes : int
+        ``n_times`` and the other sizes (``n_channels``, ``width``, ...), each
+        of which must be an int >= 1.
+
+    Raises
+    ------
+    ValueError
+        Naming the first bad size, or saying how short ``n_times`` is.
+    """
+    for name, value in sizes.items():
+        check_positive_int(value, name)
+    if sizes["n_times"] < min_n_times:
+        raise ValueError(
+            f"n_times={sizes['n_times']} is too short for {network} with "
+            f"norm={norm!r}: it needs at least {min_n_times} time samples."
+        )
+
+
+def make_norm(kind: str, n_features: int) -> nn.Module:
+    """Build a normalisation layer for 1-D feature maps.
+
+    Parameters
+    ----------
+    kind : {"batch", "layer", "group", "none"}
+        - ``"batch"``: :class:`torch.nn.BatchNorm1d`, statistics over the
+          mini-batch and time, per channel.
+        - ``"layer"``: per sample, over time, per channel, with a per-channel
+          affine (:class:`torch.nn.InstanceNorm1d` with ``affine=True``). Needs
+          at least 2 time steps in training mode.
+        - ``"group"``: per sample, over channels and time
+          (:class:`torch.nn.GroupNorm` with one group), per-channel affine.
+        - ``"none"``: :class:`torch.nn.Identity`.
+    n_features : int
+        Channels of the feature map it will normalise.
+
+    Returns
+    -------
+    norm : nn.Module
+        Maps a Tensor of shape (batch, n_features, n_times) to the same shape.
+    """
+    check_norm(kind)
+    check_positive_int(n_features, "n_features")
+    if kind == "batch":
+        return nn.BatchNorm1d(n_features)
+    if kind == "layer":
+        return nn.InstanceNorm1d(n_features, affine=True)
+    if kind == "group":
+        return nn.GroupNorm(1, n_features)
+    return nn.Identity()

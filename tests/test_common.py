@@ -1,0 +1,377 @@
+"""The common suite: scikit-learn's checks and skeeg's 3-D contract, run over
+one registry of every skeeg estimator."""
+
+from __future__ import annotations
+
+import pickle
+import re
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skeeg import InceptionTimeClassifier, ResNet1DClassifier, SCClassifier
+from skeeg.base import DeepClassifierBase
+from skeeg.preprocessing import (
+    BandpassFilter,
+    BipolarMontage,
+    ChannelSelector,
+    NotchFilter,
+    Resampler,
+    Scaler,
+    WindowStandardizer,
+)
+from tests.conftest import bump_dataset
+
+#: Small, fast settings; Adam so a few epochs suffice.
+FAST = dict(
+    width=8,
+    max_epochs=12,
+    batch_size=32,
+    lr=0.01,
+    optimizer="adam",
+    validation_fraction=None,
+    random_state=0,
+)
+
+#: The 3-D suite runs every deep classifier with its default network.
+DEEP_ESTIMATORS = [
+    SCClassifier(n_blocks=2, **FAST),
+    ResNet1DClassifier(n_blocks=1, **FAST),
+    InceptionTimeClassifier(n_blocks=3, **FAST),
+]
+
+#: scikit-learn's checks feed 2-D arrays of 2-10 columns, i.e. one-channel
+#: windows of 2-10 samples. Per-sample normalisation over time (norm="layer")
+#: maps such a window to +-1 and ResNet's stride-32 trunk needs 33 samples, so
+#: the checks use norm="group" (over channels and time), which keeps them
+#: meaningful. SC's default loss, SaSu, is binary; the checks include
+#: multi-class targets, so SC runs there with loss="bce".
+CHECKED_ESTIMATORS = [
+    SCClassifier(n_blocks=2, loss="bce", norm="group", **FAST),
+    ResNet1DClassifier(n_blocks=1, norm="group", **FAST),
+    InceptionTimeClassifier(n_blocks=3, norm="group", **FAST),
+    BandpassFilter(sfreq=100.0, l_freq=5.0, h_freq=20.0, order=1),
+    NotchFilter(sfreq=100.0, freq=25.0),
+    Resampler(sfreq=100.0, new_sfreq=50.0),
+    BipolarMontage(pairs=[(0, 1)]),
+    ChannelSelector(channels=[0]),
+    WindowStandardizer(),
+    Scaler(),
+]
+
+_FLOAT32_BATCHING = (
+    "float32 convolutions give results that differ by ~1e-6 between batch "
+    "sizes (the CPU kernels pick different blockings); the check demands 1e-7"
+)
+#: Expected failures of the deep classifiers, with the reason.
+_EXPECTED_FAILED_DEEP = {
+    "check_methods_subset_invariance": _FLOAT32_BATCHING,
+    "check_methods_sample_order_invariance": _FLOAT32_BATCHING,
+}
+
+# sklearn's common checks feed 2-D arrays of 2 to 5 columns, i.e. windows of
+# 2 to 5 time samples; these checks fit on such windows.
+_SHORT_WINDOW_CHECKS = [
+    "check_dict_unchanged",
+    "check_dont_overwrite_parameters",
+    "check_estimators_dtypes",
+    "check_estimators_fit_returns_self",
+    "check_estimators_nan_inf",
+    "check_estimators_overwrite_params",
+    "check_estimators_pickle",
+    "check_f_contiguous_array_estimator",
+    "check_fit2d_predict1d",
+    "check_fit_check_is_fitted",
+    "check_fit_idempotent",
+    "check_fit_score_takes_y",
+    "check_methods_sample_order_invariance",
+    "check_methods_subset_invariance",
+    "check_n_features_in",
+    "check_n_features_in_after_fitting",
+    "check_pipeline_consistency",
+    "check_positive_only_tag_during_fit",
+    "check_readonly_memmap_input",
+    "check_transformer_general",
+    "check_transformer_preserve_dtypes",
+]
+# 2-D input is one channel, and every check except these fits on 2-D input.
+_SINGLE_CHANNEL_CHECKS = [
+    *_SHORT_WINDOW_CHECKS,
+    "check_dtype_object",
+    "check_fit2d_1feature",
+    "check_fit2d_1sample",
+]
+
+
+def _expected_failed_transformer_checks(estimator):
+    failed = {}
+    if isinstance(estimator, BandpassFilter | NotchFilter):
+        failed.update(
+            dict.fromkeys(
+                _SHORT_WINDOW_CHECKS,
+                "windows of 2-5 samples are shorter than sosfiltfilt's padding; "
+                "fit raises a ValueError naming n_times by design",
+            )
+        )
+    if isinstance(estimator, BipolarMontage):
+        failed.update(
+            dict.fromkeys(
+                _SINGLE_CHANNEL_CHECKS,
+                "2-D input has one channel and a bipolar pair needs two",
+            )
+        )
+    if isinstance(estimator, Scaler):
+        reason = "the check sets with_mean on any estimator named 'Scaler'"
+        failed["check_estimator_sparse_array"] = reason
+        failed["check_estimator_sparse_matrix"] = reason
+    return failed
+
+
+def _expected_failed_checks(estimator):
+    if isinstance(estimator, DeepClassifierBase):
+        return _EXPECTED_FAILED_DEEP
+    return _expected_failed_transformer_checks(estimator)
+
+
+@parametrize_with_checks(
+    CHECKED_ESTIMATORS, expected_failed_checks=_expected_failed_checks
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _names(estimators):
+    return [type(e).__name__ for e in estimators]
+
+
+# -- skeeg's own 3-D contract ------------------------------------------------
+
+
+@pytest.fixture(params=DEEP_ESTIMATORS, ids=_names(DEEP_ESTIMATORS))
+def estimator(request):
+    return clone(request.param)
+
+
+def test_fit_predict_3d_shapes(estimator, bumps):
+    X, y, _ = bumps
+    estimator.fit(X, y)
+    assert estimator.n_channels_in_ == X.shape[1]
+    assert estimator.n_times_in_ == X.shape[2]
+    assert estimator.predict(X).shape == (len(X),)
+    proba = estimator.predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert estimator.decision_function(X).shape == (len(X),)
+    embedding = estimator.transform(X)
+    assert embedding.shape == (len(X), estimator.net_.module_.embedding_dim)
+
+
+def test_learns_bumps_above_chance(estimator):
+    X, y, _ = bump_dataset(n_windows=200, n_times=128, seed=1)
+    X_test, y_test, _ = bump_dataset(n_windows=200, n_times=128, seed=2)
+    estimator.fit(X, y)
+    majority = max(np.mean(y_test), 1 - np.mean(y_test))
+    assert estimator.score(X_test, y_test) > majority + 0.1
+
+
+def test_string_labels_round_trip(estimator, bumps):
+    X, y, _ = bumps
+    labels = np.array(["background", "ied"])[y]
+    estimator.fit(X, labels)
+    assert list(estimator.classes_) == ["background", "ied"]
+    assert set(estimator.predict(X)) <= {"background", "ied"}
+
+
+def test_minus_one_is_an_ordinary_class_when_supervised(estimator, bumps):
+    X, y, _ = bumps
+    estimator.fit(X, np.where(y == 1, 1, -1))
+    assert list(estimator.classes_) == [-1, 1]
+
+
+def test_refit_on_another_montage(estimator, bumps):
+    X, y, _ = bumps
+    estimator.fit(X, y)
+    estimator.fit(X[:, :2, :48], y)
+    assert (estimator.n_channels_in_, estimator.n_times_in_) == (2, 48)
+    assert estimator.predict(X[:, :2, :48]).shape == (len(X),)
+    # Parameters are never rewritten by fit.
+    assert (
+        estimator.get_params()["n_blocks"] == clone(estimator).get_params()["n_blocks"]
+    )
+
+
+def test_predict_rejects_channel_count_change(estimator, bumps):
+    X, y, _ = bumps
+    estimator.fit(X, y)
+    name = type(estimator).__name__
+    msg = f"X has 2 channels, but {name} was fitted with 3 channels (n_channels_in_=3)"
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        estimator.predict(X[:, :2])
+
+
+def test_predict_rejects_time_count_change(estimator, bumps):
+    X, y, _ = bumps
+    estimator.fit(X, y)
+    with pytest.raises(ValueError, match=r"X has 32 time samples.*n_times_in_=64"):
+        estimator.predict_proba(X[:, :, :32])
+
+
+@pytest.mark.parametrize(
+    "mutate, match",
+    [
+        (
+            lambda X, y: (
+                np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X),
+                y,
+            ),
+            "NaN",
+        ),
+        (
+            lambda X, y: (
+                np.where(np.arange(X.size).reshape(X.shape) == 5, np.inf, X),
+                y,
+            ),
+            "infinity",
+        ),
+        (lambda X, y: (X[..., None], y), r"ndim=4"),
+        (lambda X, y: (X, np.zeros_like(y)), r"needs at least 2 classes"),
+        (lambda X, y: (X, y[:-1]), r"y has 79 entries, but X has 80 windows"),
+        (lambda X, y: (X[:, :, :1], y), r"at least 2 time samples"),
+    ],
+    ids=["nan", "inf", "rank4", "one_class", "y_length", "too_short"],
+)
+def test_fit_rejects_bad_input(mutate, match, bumps):
+    X, y, _ = bumps
+    X_bad, y_bad = mutate(X, y)
+    with pytest.raises(ValueError, match=match):
+        SCClassifier(**FAST).fit(X_bad, y_bad)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"max_epochs": 0}, "max_epochs must be an int >= 1"),
+        ({"lr": -1.0}, "lr must be a float > 0"),
+        ({"validation_fraction": 1.5}, "validation_fraction must be None or a float"),
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"neg_schedule": "many"}, "neg_schedule must be one of"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+        ({"device": "gpu"}, "device must be 'auto' or a torch device"),
+    ],
+)
+def test_fit_rejects_bad_parameters(params, match, bumps):
+    X, y, _ = bumps
+    with pytest.raises(ValueError, match=match):
+        SCClassifier(**{**FAST, **params}).fit(X, y)
+
+
+def test_groups_length_checked(bumps):
+    X, y, groups = bumps
+    with pytest.raises(ValueError, match="groups has 79 entries"):
+        SCClassifier(**FAST).fit(X, y, groups=groups[:-1])
+
+
+def test_pickle_and_clone_after_fit(estimator, bumps):
+    X, y, _ = bumps
+    estimator.fit(X, y)
+    restored = pickle.loads(pickle.dumps(estimator))
+    np.testing.assert_array_equal(restored.predict_proba(X), estimator.predict_proba(X))
+    fresh = clone(estimator)
+    assert not hasattr(fresh, "net_")
+    assert fresh.get_params() == estimator.get_params()
+
+
+def test_random_state_makes_training_reproducible(estimator, bumps):
+    X, y, _ = bumps
+    a = clone(estimator).fit(X, y).predict_proba(X)
+    b = clone(estimator).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    c = clone(estimator).set_params(random_state=1).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, c)
+
+
+def test_fit_does_not_touch_global_torch_rng(bumps):
+    import torch
+
+    X, y, _ = bumps
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    SCClassifier(**FAST).fit(X, y)
+    np.testing.assert_array_equal(torch.rand(3), expected)
+
+
+def test_routed_criterion_parameters(bumps):
+    import torch
+
+    X, y, _ = bumps
+    clf = SCClassifier(
+        **{**FAST, "loss": "bce"},
+        criterion=torch.nn.BCEWithLogitsLoss,
+        criterion__pos_weight=torch.tensor(3.0),
+    )
+    assert clf.get_params()["criterion__pos_weight"] == 3.0
+    clf.fit(X, y)
+    assert float(clf.net_.criterion_.pos_weight) == 3.0
+    clone(clf).set_params(criterion__pos_weight=torch.tensor(2.0))
+
+
+def test_unknown_keyword_is_a_type_error():
+    with pytest.raises(TypeError, match="unexpected keyword argument 'widht'"):
+        SCClassifier(widht=3)
+
+
+def test_validation_split_is_group_aware(bumps):
+    X, y, groups = bumps
+    X = X.copy()
+    X[:, 0, 0] = np.arange(len(X))  # tag each window with its index
+    clf = SCClassifier(**{**FAST, "validation_fraction": 0.25}).fit(X, y, groups=groups)
+    valid_idx = clf.net_.train_split.keywords["valid_ds"].X[:, 0, 0].numpy().astype(int)
+    valid_groups = set(groups[valid_idx])
+    assert 0 < len(valid_groups) < len(set(groups))
+    # Every window of a validation group is in validation, none in training.
+    np.testing.assert_array_equal(
+        np.sort(valid_idx), np.flatnonzero(np.isin(groups, list(valid_groups)))
+    )
+    assert "valid_fbeta" in clf.net_.history[-1]
+
+
+def test_validation_needs_enough_groups(bumps):
+    X, y, _ = bumps
+    with pytest.raises(ValueError, match="needs at least 5 groups, got 2"):
+        SCClassifier(**{**FAST, "validation_fraction": 0.2}).fit(
+            X, y, groups=np.arange(len(X)) % 2
+        )
+
+
+def test_cross_validate_with_group_kfold_and_groups_in_fit(bumps):
+    X, y, groups = bumps
+    clf = SCClassifier(**{**FAST, "validation_fraction": 0.25})
+    result = cross_validate(
+        clf, X, y, groups=groups, cv=GroupKFold(2), params={"groups": groups}
+    )
+    assert len(result["test_score"]) == 2
+
+
+def test_grid_search_with_groups(bumps):
+    X, y, groups = bumps
+    search = GridSearchCV(
+        SCClassifier(**{**FAST, "max_epochs": 3}),
+        {"width": [4, 8]},
+        cv=GroupKFold(2),
+        scoring="f1",
+    )
+    search.fit(X, y, groups=groups)
+    assert search.best_params_["width"] in (4, 8)
+    assert search.best_estimator_.n_channels_in_ == 3
+
+
+def test_verbose_prints_progress(bumps, capsys):
+    X, y, _ = bumps
+    SCClassifier(**{**FAST, "max_epochs": 2}).fit(X, y)
+    assert capsys.readouterr().out == ""
+    SCClassifier(**{**FAST, "max_epochs": 2, "verbose": 1}).fit(X, y)
+    assert "train_loss" in capsys.readouterr().out
