@@ -1,10 +1,15 @@
 """Cross-validated IED detection on the bundled sample: iEDeaL vs BCE.
 
 Real resting EEG (10 subjects of PhysioNet eegmat, bundled with skeeg) gets
-realistic interictal discharges injected at 5 % prevalence; the SC network is
-trained with SaSu + PreBCE + IncNeg (iEDeaL) and with plain BCE, each in a
-5-fold GroupKFold by subject. Prints a metrics table and writes a
+realistic interictal discharges injected at 5 % prevalence (1.5-s windows
+every 0.5 s, discharges 6-10 times the background's robust std); the SC
+network is trained with SaSu + PreBCE + IncNeg (iEDeaL) and with plain BCE,
+each in a 5-fold GroupKFold by subject. Prints a metrics table and writes a
 precision-recall curve.
+
+The run is sized for a CPU and a few minutes: the pipeline resamples to
+250 Hz after the 1-50 Hz band-pass, and trains with Adam (lr 1e-3, batch 64,
+15 epochs) instead of the paper's SGD schedule over 100 epochs.
 
     python examples/ied_demo.py --out out/
 """
@@ -25,21 +30,24 @@ from skeeg import SCClassifier  # noqa: E402
 from skeeg.datasets import load_sample, make_ied_dataset  # noqa: E402
 from skeeg.evaluation import grouped_oof_proba  # noqa: E402
 from skeeg.metrics import scores_table, window_scores  # noqa: E402
-from skeeg.preprocessing import BandpassFilter, Scaler  # noqa: E402
+from skeeg.preprocessing import BandpassFilter, Resampler, Scaler  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("out"))
     parser.add_argument("--prevalence", type=float, default=0.05)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
     sfreq = load_sample().sfreq
     X, y, groups, _ = make_ied_dataset(
-        prevalence=args.prevalence, random_state=args.seed
+        stride_s=0.5,
+        prevalence=args.prevalence,
+        amplitude_snr=(6.0, 10.0),
+        random_state=args.seed,
     )
     print(
         f"{len(X)} windows of {X.shape[1]} bipolar channels x {X.shape[2]} samples "
@@ -50,12 +58,16 @@ def main() -> None:
         pipe = Pipeline(
             [
                 ("bandpass", BandpassFilter(sfreq, 1.0, 50.0)),
+                ("resample", Resampler(sfreq, 250.0)),
                 ("scale", Scaler()),
                 (
                     "sc",
                     SCClassifier(
                         loss=loss,
                         width=16,
+                        optimizer="adam",
+                        lr=1e-3,
+                        batch_size=64,
                         max_epochs=args.epochs,
                         random_state=args.seed,
                     ),

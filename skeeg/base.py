@@ -275,10 +275,26 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         return groups
 
     def _check_params(self) -> None:
-        for name in ("max_epochs", "batch_size"):
+        for name in ("max_epochs", "batch_size", "width"):
             value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
+            if not _is_int(value) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+        if self.n_blocks != "auto" and not (
+            _is_int(self.n_blocks) and self.n_blocks >= 1
+        ):
+            raise ValueError(
+                f"n_blocks must be 'auto' or an int >= 1, got {self.n_blocks!r}."
+            )
+        if not _is_int(self.warmup_epochs) or self.warmup_epochs < 0:
+            raise ValueError(
+                f"warmup_epochs must be an int >= 0, got {self.warmup_epochs!r}."
+            )
+        if self.patience is not None and not (
+            _is_int(self.patience) and self.patience >= 1
+        ):
+            raise ValueError(
+                f"patience must be None or an int >= 1, got {self.patience!r}."
+            )
         if not (isinstance(self.lr, (int, float)) and self.lr > 0):
             raise ValueError(f"lr must be a float > 0, got {self.lr!r}.")
         vf = self.validation_fraction
@@ -432,6 +448,10 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.target_tags.required = True
         return tags
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _dataset(X: np.ndarray, y: np.ndarray) -> Dataset:

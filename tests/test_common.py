@@ -94,6 +94,7 @@ _SHORT_WINDOW_CHECKS = [
     "check_pipeline_consistency",
     "check_positive_only_tag_during_fit",
     "check_readonly_memmap_input",
+    "check_transformer_data_not_an_array",
     "check_transformer_general",
     "check_transformer_preserve_dtypes",
 ]
@@ -254,6 +255,10 @@ def test_fit_rejects_bad_input(mutate, match, bumps):
     "params, match",
     [
         ({"max_epochs": 0}, "max_epochs must be an int >= 1"),
+        ({"width": 2.5}, "width must be an int >= 1"),
+        ({"n_blocks": 0}, "n_blocks must be 'auto' or an int >= 1"),
+        ({"warmup_epochs": -1}, "warmup_epochs must be an int >= 0"),
+        ({"patience": 0}, "patience must be None or an int >= 1"),
         ({"lr": -1.0}, "lr must be a float > 0"),
         ({"validation_fraction": 1.5}, "validation_fraction must be None or a float"),
         ({"loss": "hinge"}, "loss must be one of"),

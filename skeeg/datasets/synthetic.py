@@ -46,6 +46,7 @@ def make_ied_dataset(
     ch_names: Sequence[str] | None = None,
     subjects: Sequence | None = None,
     window_s: float = 1.5,
+    stride_s: float | None = None,
     prevalence: float = 0.05,
     n_windows: int | None = None,
     bipolar: bool = True,
@@ -103,6 +104,13 @@ def make_ied_dataset(
         Window length in seconds (1.5 s in the iEDeaL paper). At least 0.75 s,
         so that the longest complex (a 200-ms sharp wave and a 350-ms slow
         wave) fits with its peak in the central half of the window.
+    stride_s : float, optional
+        Step between window starts in seconds; default ``window_s``
+        (non-overlapping windows, as the iEDeaL paper cuts its negatives). A
+        shorter stride gives overlapping windows, each with its own
+        independently drawn injection: more training windows from a short
+        background, at the price of windows of one subject sharing background
+        (split by subject, with ``groups``, so no test subject is seen).
     prevalence : float, default=0.05
         Fraction of windows holding an IED, in (0, 0.5]. Clinical recordings
         are highly imbalanced: about 1-5 % of 1.5-s windows contain an IED in
@@ -210,12 +218,18 @@ def make_ied_dataset(
         )
     rng = check_random_state(random_state)
     n_times = int(round(window_s * sfreq))
+    if stride_s is None:
+        step = n_times
+    elif isinstance(stride_s, numbers.Real) and 0 < stride_s:
+        step = max(1, int(round(stride_s * sfreq)))
+    else:
+        raise ValueError(f"stride_s must be None or a float > 0, got {stride_s!r}.")
 
-    # (subject index, first sample) of every non-overlapping window.
+    # (subject index, first sample) of every window.
     index = [
         (s, start)
         for s, x in enumerate(series)
-        for start in range(0, x.shape[-1] - n_times + 1, n_times)
+        for start in range(0, x.shape[-1] - n_times + 1, step)
     ]
     if not index:
         raise ValueError(

@@ -1,0 +1,175 @@
+"""Loss strategies and the curriculum inside the estimators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from imblearn.pipeline import Pipeline as ImbPipeline
+from sklearn.model_selection import GridSearchCV, GroupKFold
+
+from skeeg import SCClassifier
+from skeeg.losses import FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
+from skeeg.sampling import RandomWindowOverSampler
+from skeeg.training import LOSS_STRATEGIES, make_callbacks
+from tests.conftest import bump_dataset
+
+QUICK = dict(
+    width=4,
+    n_blocks=2,
+    max_epochs=4,
+    batch_size=16,
+    validation_fraction=None,
+    random_state=0,
+)
+
+
+def _windows_per_epoch(clf) -> list[int]:
+    return [
+        sum(batch["train_batch_size"] for batch in epoch["batches"])
+        for epoch in clf.net_.history
+    ]
+
+
+@pytest.mark.parametrize("loss", sorted(LOSS_STRATEGIES))
+def test_every_strategy_trains_and_predicts(loss, bumps):
+    X, y, _ = bumps
+    clf = SCClassifier(loss=loss, **QUICK).fit(X, y)
+    proba = clf.predict_proba(X)
+    assert np.all(np.isfinite(proba))
+    assert np.all(np.isfinite(clf.net_.history[:, "train_loss"]))
+
+
+@pytest.mark.parametrize(
+    "loss, criterion_type",
+    [
+        ("bce", torch.nn.BCEWithLogitsLoss),
+        ("wbce", WeightedBCELoss),
+        ("focal", FocalLoss),
+        ("sf", SaSuLoss),
+        ("sasu", WarmupLoss),
+    ],
+)
+def test_strategy_builds_its_criterion(loss, criterion_type, bumps):
+    X, y, _ = bumps
+    clf = SCClassifier(loss=loss, **{**QUICK, "max_epochs": 1}).fit(X, y)
+    assert isinstance(clf.net_.criterion_, criterion_type)
+
+
+def test_sasu_counts_come_from_the_whole_training_set(bumps):
+    X, y, _ = bumps
+    clf = SCClassifier(loss="sasu", beta=2.0, **{**QUICK, "max_epochs": 1}).fit(X, y)
+    sasu = clf.net_.criterion_.loss
+    n1, n0 = int(y.sum()), int((y == 0).sum())
+    assert (sasu.n_pos, sasu.n_neg) == (n1, n0)
+    assert sasu.c_beta == pytest.approx(4.0 * n1 / n0)
+
+
+def test_sf_is_unregularised_and_unsampled(bumps):
+    X, y, _ = bumps
+    sf = SCClassifier(loss="sf", **{**QUICK, "max_epochs": 1}).fit(X, y).net_.criterion_
+    assert (sf.gamma_pos, sf.gamma_neg) == (0.0, 0.0)
+    assert sf.n_neg_sampled == sf.n_neg
+
+
+def test_estimator_follows_prebce_incneg_schedule_exactly():
+    X, y, _ = bump_dataset(n_windows=400, prevalence=0.05, seed=3)
+    n1, n0 = int(y.sum()), int((y == 0).sum())
+    e_suff = round(n0 * (1 - (1 - 1 / n0) ** n0))
+    clf = SCClassifier(loss="sasu", warmup_epochs=2, **{**QUICK, "max_epochs": 6})
+    clf.fit(X, y)
+    # PreBCE: all positives + n1 negatives; then e**2 * n1 negatives, capped.
+    expected = [2 * n1, 2 * n1] + [n1 + min(e * e * n1, e_suff) for e in range(1, 5)]
+    assert _windows_per_epoch(clf) == expected
+    assert not clf.net_.criterion_.in_warmup
+
+
+@pytest.mark.parametrize(
+    "loss, count",
+    [
+        ("bce", lambda n1, n0: n1 + n0),
+        ("bbce", lambda n1, n0: 2 * n1),
+        ("ewbce", lambda n1, n0: n1 + round(n0 * (1 - (1 - 1 / n0) ** n0))),
+    ],
+)
+def test_strategy_windows_per_epoch(loss, count, bumps):
+    X, y, _ = bumps
+    n1, n0 = int(y.sum()), int((y == 0).sum())
+    clf = SCClassifier(loss=loss, **{**QUICK, "max_epochs": 2}).fit(X, y)
+    assert _windows_per_epoch(clf) == [count(n1, n0)] * 2
+
+
+def test_neg_schedule_overrides_the_strategy(bumps):
+    X, y, _ = bumps
+    n1 = int(y.sum())
+    clf = SCClassifier(loss="focal", neg_schedule="balanced", **QUICK).fit(X, y)
+    assert _windows_per_epoch(clf) == [2 * n1] * QUICK["max_epochs"]
+
+
+def test_binary_strategies_reject_multiclass(bumps):
+    X, y, _ = bumps
+    y3 = np.arange(len(y)) % 3
+    with pytest.raises(ValueError, match="needs a binary target; y has 3 classes"):
+        SCClassifier(loss="sasu", **QUICK).fit(X, y3)
+    SCClassifier(loss="bce", **QUICK).fit(X, y3)
+
+
+def test_linear_lr_decay_reaches_min_lr():
+    callbacks = dict(
+        make_callbacks(
+            max_epochs=5,
+            lr=0.01,
+            lr_schedule="linear",
+            min_lr=1e-5,
+            grad_clip=1.0,
+            select_on_validation=False,
+            beta=1.0,
+            patience=None,
+            curriculum=False,
+            verbose=0,
+        )
+    )
+    scheduler = callbacks["lr_schedule"]
+    assert scheduler.kwargs["end_factor"] == pytest.approx(1e-3)
+    assert scheduler.kwargs["total_iters"] == 4
+
+
+def test_sgd_defaults_and_routed_optimizer_parameters(bumps):
+    X, y, _ = bumps
+    clf = SCClassifier(loss="bce", **{**QUICK, "max_epochs": 1}).fit(X, y)
+    group = clf.net_.optimizer_.param_groups[0]
+    assert (group["momentum"], group["weight_decay"]) == (0.9, 1e-4)
+    clf.set_params(optimizer__momentum=0.5).fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["momentum"] == 0.5
+
+
+def test_lr_decays_linearly_during_training(bumps):
+    X, y, _ = bumps
+    clf = SCClassifier(loss="bce", lr=0.01, min_lr=1e-4, **{**QUICK, "max_epochs": 3})
+    clf.fit(X, y)
+    assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-4)
+
+
+def test_grid_search_over_loss_strategies_with_groups(bumps):
+    X, y, groups = bumps
+    search = GridSearchCV(
+        SCClassifier(**{**QUICK, "validation_fraction": 0.25}),
+        {"loss": ["bce", "sasu"], "beta": [1.0, 2.0]},
+        cv=GroupKFold(2),
+        scoring="f1",
+    )
+    search.fit(X, y, groups=groups)
+    assert len(search.cv_results_["params"]) == 4
+
+
+def test_sasu_behind_an_oversampler(bumps):
+    X, y, _ = bumps
+    pipe = ImbPipeline(
+        [
+            ("over", RandomWindowOverSampler(random_state=0)),
+            ("sc", SCClassifier(loss="sasu", **QUICK)),
+        ]
+    ).fit(X, y)
+    sasu = pipe.named_steps["sc"].net_.criterion_.loss
+    # Counts are those the classifier saw: balanced after oversampling.
+    assert sasu.n_pos == sasu.n_neg == int((y == 0).sum())
