@@ -46,6 +46,11 @@ def _check_count(value: object, name: str) -> None:
         raise ValueError(f"{name} must be a positive int or None, got {value!r}.")
 
 
+def _check_non_negative(value: object, name: str) -> None:
+    if not isinstance(value, Real) or not value >= 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}.")
+
+
 def _require_counts(loss: nn.Module) -> tuple[int, int]:
     n_pos, n_neg = loss.n_pos, loss.n_neg
     if n_pos is None or n_neg is None:
@@ -177,9 +182,8 @@ class SaSuLoss(_BinaryLoss):
         super().__init__(reduction)
         if not isinstance(beta, Real) or not beta > 0:
             raise ValueError(f"beta must be a positive number, got {beta!r}.")
-        for name, gamma in (("gamma_pos", gamma_pos), ("gamma_neg", gamma_neg)):
-            if not isinstance(gamma, Real) or not gamma >= 0:
-                raise ValueError(f"{name} must be a number >= 0, got {gamma!r}.")
+        _check_non_negative(gamma_pos, "gamma_pos")
+        _check_non_negative(gamma_neg, "gamma_neg")
         self.beta = float(beta)
         self.gamma_pos = float(gamma_pos)
         self.gamma_neg = float(gamma_neg)
@@ -269,8 +273,7 @@ class FocalLoss(_BinaryLoss):
         reduction: str = "mean",
     ) -> None:
         super().__init__(reduction)
-        if not isinstance(gamma, Real) or not gamma >= 0:
-            raise ValueError(f"gamma must be a number >= 0, got {gamma!r}.")
+        _check_non_negative(gamma, "gamma")
         if alpha is not None and (not isinstance(alpha, Real) or not 0 <= alpha <= 1):
             raise ValueError(f"alpha must be None or in [0, 1], got {alpha!r}.")
         self.gamma = float(gamma)
@@ -278,18 +281,7 @@ class FocalLoss(_BinaryLoss):
         self.detach_modulator = detach_modulator
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        """Focal loss of a batch.
-
-        Parameters
-        ----------
-        logits : Tensor of shape (batch,) or (batch, 1)
-        target : Tensor of shape (batch,)
-            0/1 labels.
-
-        Returns
-        -------
-        loss : Tensor of shape () or (batch,)
-        """
+        """Focal loss of a batch; shapes as in :meth:`SaSuLoss.forward`."""
         z, y = self._check_inputs(logits, target)
         z_t = (2 * y - 1) * z  # logit of p_t
         modulator = torch.exp(self.gamma * F.logsigmoid(-z_t))
@@ -314,7 +306,7 @@ class BCELoss(_BinaryLoss):
     """
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        """BCE of a batch; shapes as in :class:`SaSuLoss`."""
+        """BCE of a batch; shapes as in :meth:`SaSuLoss.forward`."""
         z, y = self._check_inputs(logits, target)
         return F.binary_cross_entropy_with_logits(z, y, reduction=self.reduction)
 
@@ -360,7 +352,7 @@ class WeightedBCELoss(_BinaryLoss):
         return 2.0 * n1 / (n0 + n1), 2.0 * n0 / (n0 + n1)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
-        """Weighted BCE of a batch; shapes as in :class:`SaSuLoss`."""
+        """Weighted BCE of a batch; shapes as in :meth:`SaSuLoss.forward`."""
         z, y = self._check_inputs(logits, target)
         w_neg, w_pos = self.class_weights
         weight = y * w_pos + (1 - y) * w_neg

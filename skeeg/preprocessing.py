@@ -24,6 +24,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
+from skeeg._docs import fill_doc
 from skeeg._validation import validate_eeg
 
 # Largest denominator of the up/down resampling ratio: keeps the polyphase
@@ -37,14 +38,17 @@ def _sosfiltfilt_padlen(sos: np.ndarray) -> int:
     return int(3 * (2 * len(sos) + 1 - n_zeros))
 
 
+def _check_positive(value, name: str):
+    """Return ``value`` unchanged after checking it is a real number > 0."""
+    return check_scalar(value, name, Real, min_val=0, include_boundaries="neither")
+
+
 def _check_sfreq(sfreq) -> float:
-    return float(
-        check_scalar(sfreq, "sfreq", Real, min_val=0, include_boundaries="neither")
-    )
+    return float(_check_positive(sfreq, "sfreq"))
 
 
 def _check_below_nyquist(value, name: str, sfreq: float) -> float:
-    value = check_scalar(value, name, Real, min_val=0, include_boundaries="neither")
+    value = _check_positive(value, name)
     if value >= sfreq / 2:
         raise ValueError(
             f"{name}={value} Hz must be below the Nyquist frequency "
@@ -127,6 +131,7 @@ class _SOSFilter(_EEGTransformer):
         return sosfiltfilt(self.sos_, X, axis=-1, padlen=_sosfiltfilt_padlen(self.sos_))
 
 
+@fill_doc
 class BandpassFilter(_SOSFilter):
     """Zero-phase Butterworth band-pass, low-pass or high-pass filter.
 
@@ -153,12 +158,7 @@ class BandpassFilter(_SOSFilter):
     ----------
     sos_ : ndarray of shape (n_sections, 6)
         The filter's second-order sections.
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels seen in ``fit``.
-    n_times_in_ : int
-        Time samples per window seen in ``fit``.
+    %(eeg_fit_attributes)s
 
     Notes
     -----
@@ -198,6 +198,7 @@ class BandpassFilter(_SOSFilter):
         self.sos_ = butter(self.order, cutoff, btype=btype, fs=sfreq, output="sos")
 
 
+@fill_doc
 class NotchFilter(_SOSFilter):
     """Zero-phase IIR notch filter against line noise and its harmonics.
 
@@ -220,12 +221,7 @@ class NotchFilter(_SOSFilter):
     ----------
     sos_ : ndarray of shape (n_notches, 6)
         One second-order section per notch.
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels seen in ``fit``.
-    n_times_in_ : int
-        Time samples per window seen in ``fit``.
+    %(eeg_fit_attributes)s
     """
 
     def __init__(self, sfreq, freq=50.0, quality=30.0):
@@ -235,9 +231,7 @@ class NotchFilter(_SOSFilter):
 
     def _check_params(self) -> None:
         sfreq = _check_sfreq(self.sfreq)
-        quality = check_scalar(
-            self.quality, "quality", Real, min_val=0, include_boundaries="neither"
-        )
+        quality = _check_positive(self.quality, "quality")
         freqs = np.atleast_1d(self.freq)
         if freqs.ndim != 1 or freqs.size == 0:
             raise ValueError(
@@ -251,6 +245,7 @@ class NotchFilter(_SOSFilter):
         self.sos_ = np.vstack([tf2sos(b, a) for b, a in notches])
 
 
+@fill_doc
 class Resampler(_EEGTransformer):
     """Polyphase resampling of each window to a new sampling frequency.
 
@@ -278,12 +273,7 @@ class Resampler(_EEGTransformer):
         to ``new_sfreq`` unless the ratio needed a denominator above 1000).
     n_times_out_ : int
         Time samples per output window, ``ceil(n_times_in_ * up_ / down_)``.
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels seen in ``fit``.
-    n_times_in_ : int
-        Time samples per window seen in ``fit``.
+    %(eeg_fit_attributes)s
     """
 
     def __init__(self, sfreq, new_sfreq):
@@ -292,9 +282,7 @@ class Resampler(_EEGTransformer):
 
     def _check_params(self) -> None:
         sfreq = _check_sfreq(self.sfreq)
-        new_sfreq = check_scalar(
-            self.new_sfreq, "new_sfreq", Real, min_val=0, include_boundaries="neither"
-        )
+        new_sfreq = _check_positive(self.new_sfreq, "new_sfreq")
         ratio = Fraction(new_sfreq / sfreq).limit_denominator(_MAX_RESAMPLE_DENOMINATOR)
         if ratio == 0:
             raise ValueError(
@@ -348,6 +336,7 @@ def _check_ch_names(ch_names, n_channels: int) -> list | None:
     return ch_names
 
 
+@fill_doc
 class BipolarMontage(_EEGTransformer):
     """Re-reference to a bipolar montage: output channel ``k = a_k - b_k``.
 
@@ -366,12 +355,7 @@ class BipolarMontage(_EEGTransformer):
     ----------
     pairs_ : ndarray of shape (n_pairs, 2)
         The pairs as channel indices.
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels seen in ``fit``.
-    n_times_in_ : int
-        Time samples per window seen in ``fit``.
+    %(eeg_fit_attributes)s
     """
 
     def __init__(self, pairs="chain", ch_names=None):
@@ -417,6 +401,7 @@ class BipolarMontage(_EEGTransformer):
         return X[:, self.pairs_[:, 0], :] - X[:, self.pairs_[:, 1], :]
 
 
+@fill_doc
 class ChannelSelector(_EEGTransformer):
     """Keep the given channels, in the given order.
 
@@ -431,12 +416,7 @@ class ChannelSelector(_EEGTransformer):
     ----------
     channels_ : ndarray of shape (n_selected,)
         The selected channels as indices.
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels seen in ``fit``.
-    n_times_in_ : int
-        Time samples per window seen in ``fit``.
+    %(eeg_fit_attributes)s
     """
 
     def __init__(self, channels, ch_names=None):
@@ -459,6 +439,7 @@ class ChannelSelector(_EEGTransformer):
         return X[:, self.channels_, :]
 
 
+@fill_doc
 class WindowStandardizer(_EEGTransformer):
     """Z-score each window and channel over time.
 
@@ -473,12 +454,7 @@ class WindowStandardizer(_EEGTransformer):
 
     Attributes
     ----------
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels seen in ``fit``.
-    n_times_in_ : int
-        Time samples per window seen in ``fit``.
+    %(eeg_fit_attributes)s
     """
 
     def __init__(self, eps=1e-8):
@@ -493,6 +469,7 @@ class WindowStandardizer(_EEGTransformer):
         return (X - mean) / (std + self.eps)
 
 
+@fill_doc
 class Scaler(_EEGTransformer):
     """Standardise each channel with a mean and std fitted on training data.
 
@@ -507,12 +484,7 @@ class Scaler(_EEGTransformer):
     scale_ : ndarray of shape (n_channels,)
         Per-channel standard deviation over windows and time; 1 for constant
         channels (as in :class:`sklearn.preprocessing.StandardScaler`).
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels seen in ``fit``.
-    n_times_in_ : int
-        Time samples per window seen in ``fit``.
+    %(eeg_fit_attributes)s
     """
 
     def _fit(self, X: np.ndarray) -> None:

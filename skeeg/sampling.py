@@ -35,6 +35,7 @@ from sklearn.utils.validation import check_consistent_length
 from skorch.callbacks import Callback
 from torch.utils.data import Sampler
 
+from skeeg._docs import fill_doc
 from skeeg._validation import validate_eeg
 
 _STRATEGIES = ("all", "balanced", "sufficient", "incneg")
@@ -68,6 +69,7 @@ class _BaseWindowSampler(BaseSampler):
         return tags
 
 
+@fill_doc
 class RandomWindowUnderSampler(_BaseWindowSampler):
     """Randomly under-sample EEG windows, 2-D or 3-D.
 
@@ -90,12 +92,7 @@ class RandomWindowUnderSampler(_BaseWindowSampler):
         Indices of the kept windows in ``X``.
     sampling_strategy_ : dict
         Number of windows to keep per class.
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels of the resampled ``X``.
-    n_times_in_ : int
-        Time samples per window of the resampled ``X``.
+    %(eeg_fit_attributes)s
     """
 
     _sampling_type = RandomUnderSampler._sampling_type
@@ -114,6 +111,7 @@ class RandomWindowUnderSampler(_BaseWindowSampler):
         )
 
 
+@fill_doc
 class RandomWindowOverSampler(_BaseWindowSampler):
     """Randomly over-sample EEG windows (duplicates), 2-D or 3-D.
 
@@ -134,12 +132,7 @@ class RandomWindowOverSampler(_BaseWindowSampler):
         Indices in ``X`` of the returned windows (with repeats).
     sampling_strategy_ : dict
         Number of windows to add per class.
-    n_features_in_ : int
-        As in scikit-learn: ``n_times`` for 2-D input, ``n_channels`` for 3-D.
-    n_channels_in_ : int
-        Channels of the resampled ``X``.
-    n_times_in_ : int
-        Time samples per window of the resampled ``X``.
+    %(eeg_fit_attributes)s
     """
 
     _sampling_type = RandomOverSampler._sampling_type
@@ -156,6 +149,12 @@ class RandomWindowOverSampler(_BaseWindowSampler):
         return RandomOverSampler(
             sampling_strategy=self.sampling_strategy, random_state=self.random_state
         )
+
+
+def _check_growth(a, b) -> None:
+    """Check the IncNeg growth parameters: both real numbers > 1."""
+    check_scalar(a, "a", Real, min_val=1, include_boundaries="neither")
+    check_scalar(b, "b", Real, min_val=1, include_boundaries="neither")
 
 
 def sufficient_negatives(n_neg: int) -> int:
@@ -211,8 +210,7 @@ def incneg_count(
     check_scalar(epoch, "epoch", Integral, min_val=1)
     check_scalar(n_pos, "n_pos", Integral, min_val=0)
     check_scalar(n_max, "n_max", Integral, min_val=0)
-    check_scalar(a, "a", Real, min_val=1, include_boundaries="neither")
-    check_scalar(b, "b", Real, min_val=1, include_boundaries="neither")
+    _check_growth(a, b)
     if n_pos == 0 or n_max == 0:
         return 0
     log_multiplier = math.log(epoch) / math.log(a) * math.log(b)
@@ -297,8 +295,7 @@ class NegativeSampler(Sampler):
                 f"strategy must be one of {_STRATEGIES}; got {strategy!r}."
             )
         check_scalar(warmup_epochs, "warmup_epochs", Integral, min_val=0)
-        check_scalar(a, "a", Real, min_val=1, include_boundaries="neither")
-        check_scalar(b, "b", Real, min_val=1, include_boundaries="neither")
+        _check_growth(a, b)
         self.y = y
         self.strategy = strategy
         self.warmup_epochs = warmup_epochs

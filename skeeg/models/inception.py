@@ -23,6 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from skeeg.models.base import EEGModule
 from skeeg.models.norm import check_network_args, check_norm, make_norm
 
 # Modules per residual connection, as in the reference implementation.
@@ -82,7 +83,7 @@ class InceptionModule(nn.Module):
         return self.out(torch.cat(branches, dim=1))
 
 
-class InceptionTime(nn.Module):
+class InceptionTime(EEGModule):
     """InceptionTime network for EEG windows.
 
     Parameters
@@ -185,15 +186,9 @@ class InceptionTime(nn.Module):
         return 2 if norm == "layer" else 1
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features.
+        """Mean over time of the last module's output.
 
-        Parameters
-        ----------
-        x : Tensor of shape (batch, n_channels, n_times)
-
-        Returns
-        -------
-        Tensor of shape (batch, embedding_dim)
+        Shapes as in :meth:`EEGModule.embed`.
         """
         residual = x
         for i, block in enumerate(self.blocks):
@@ -202,16 +197,3 @@ class InceptionTime(nn.Module):
                 x = self.act(x + self.shortcuts[str(i)](residual))
                 residual = x
         return x.mean(dim=-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits.
-
-        Parameters
-        ----------
-        x : Tensor of shape (batch, n_channels, n_times)
-
-        Returns
-        -------
-        Tensor of shape (batch, n_outputs)
-        """
-        return self.head(self.embed(x))

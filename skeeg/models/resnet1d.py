@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from skeeg.models.base import EEGModule
 from skeeg.models.norm import check_network_args, check_norm, make_norm
 
 # The stem convolution, the max pool and the first block of stages 2-4 each
@@ -72,7 +73,7 @@ class BasicBlock(nn.Module):
         return self.act(self.body(x) + self.shortcut(x))
 
 
-class ResNet1D(nn.Module):
+class ResNet1D(EEGModule):
     """1-D ResNet-18 for EEG windows.
 
     Parameters
@@ -160,27 +161,8 @@ class ResNet1D(nn.Module):
         return 2**N_HALVINGS * (min_steps - 1) + 1
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """Pooled features.
+        """Mean over time of the last stage's output.
 
-        Parameters
-        ----------
-        x : Tensor of shape (batch, n_channels, n_times)
-
-        Returns
-        -------
-        Tensor of shape (batch, embedding_dim)
+        Shapes as in :meth:`EEGModule.embed`.
         """
         return self.stages(self.stem(x)).mean(dim=-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits.
-
-        Parameters
-        ----------
-        x : Tensor of shape (batch, n_channels, n_times)
-
-        Returns
-        -------
-        Tensor of shape (batch, n_outputs)
-        """
-        return self.head(self.embed(x))

@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from skeeg.models.base import EEGModule
 from skeeg.models.norm import make_norm
 
 KERNEL_SIZE = 3
@@ -73,7 +74,7 @@ class PreActBlock(nn.Module):
         return x + self.body(x)
 
 
-class SCNet(nn.Module):
+class SCNet(EEGModule):
     """The SC network.
 
     Parameters
@@ -122,10 +123,9 @@ class SCNet(nn.Module):
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(width, n_outputs))
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """x : Tensor (batch, n_channels, n_times) -> Tensor (batch, width)."""
+        """Max over time of the last block's normalised output.
+
+        Shapes as in :meth:`EEGModule.embed`.
+        """
         h = self.out_norm(self.blocks(self.stem(x)))
         return h.amax(dim=-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x : Tensor (batch, n_channels, n_times) -> logits (batch, n_outputs)."""
-        return self.head(self.embed(x))
