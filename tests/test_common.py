@@ -380,3 +380,22 @@ def test_verbose_prints_progress(bumps, capsys):
     assert capsys.readouterr().out == ""
     SCClassifier(**{**FAST, "max_epochs": 2, "verbose": 1}).fit(X, y)
     assert "train_loss" in capsys.readouterr().out
+
+
+def test_pickle_and_clone_before_fit():
+    clf = SCClassifier(**FAST, criterion__reduction="mean")
+    restored = pickle.loads(pickle.dumps(clf))
+    assert restored.get_params() == clf.get_params()
+    assert clone(clf).get_params() == clf.get_params()
+
+
+def test_device_auto_prefers_cuda(monkeypatch):
+    import torch
+
+    from skeeg.base import _resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert _resolve_device("auto") == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _resolve_device("auto") == "cpu"
+    assert _resolve_device("cuda:1") == "cuda:1"
