@@ -1,0 +1,660 @@
+"""iEDeaL loss ablation (paper Table 3) on real background EEG and on Bonn.
+
+Seven loss strategies on the SC network, and SC+SaSu against ResNet-1D and
+InceptionTime trained with BCE, at decreasing prevalences of the positive
+class, cross-validated by subject (Bonn: by segment) over several seeds.
+
+Data
+----
+- ``eegmat``: IEDs injected by :func:`skeeg.datasets.make_ied_dataset` into
+  the real resting/arithmetic EEG of PhysioNet eegmat (500 Hz, chain
+  Fp1-F7-T3-T5-O1-O2, 5 bipolar derivations, 1.5-s windows). Each subject is
+  generated on its own with the same prevalence, so every subject (hence every
+  fold) holds positives even at 0.5 %.
+- ``bonn``: the real Bonn sets, two tasks: ictal S vs all others, and
+  interictal N+F vs healthy Z+O; windows of 1.5 s, the positive windows
+  subsampled to the prevalence, groups = segment.
+
+Every strategy and model gets the same data, preprocessing and training recipe
+(:data:`SIZES`); only ``loss`` and the network differ.
+
+    python benchmarks/iedeal_ablation.py --size reduced
+    python benchmarks/iedeal_ablation.py --size full --device cuda
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import platform
+import shlex
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+#: The seven loss strategies of the paper's Table 3, in its order.
+LOSSES = ("bce", "bbce", "wbce", "ewbce", "focal", "sf", "sasu")
+#: Prevalences in the order they run: the sanity gate's 10 % first, then the
+#: strong imbalance the expectation is about, so a run cut short has those.
+PREVALENCES = (0.10, 0.05, 0.02, 0.01, 0.005, 0.25)
+#: Referential chain whose 5 bipolar derivations stand in for the paper's 5.
+CHAIN = ("EEG Fp1", "EEG F7", "EEG T3", "EEG T5", "EEG O1", "EEG O2")
+#: Bonn tasks: name -> (positive sets, negative sets).
+BONN_TASKS = {
+    "S_vs_rest": (("S",), ("Z", "O", "N", "F")),
+    "NF_vs_ZO": (("N", "F"), ("Z", "O")),
+}
+METRICS = ("f1", "f2", "precision", "recall", "auprc", "auroc")
+
+
+@dataclass(frozen=True)
+class Size:
+    """Everything a run size fixes; identical for every strategy and model.
+
+    Attributes
+    ----------
+    prevalences, bonn_prevalences : tuple of float
+        Prevalences of the eegmat and Bonn experiments.
+    losses : tuple of str
+        SC loss strategies.
+    baselines : tuple of str
+        Networks trained with BCE against SC+SaSu ("ResNet1D",
+        "InceptionTime").
+    windows_per_subject : int or None
+        eegmat windows drawn per subject (None: all, stride ``stride_s``).
+    bonn_windows : int
+        Windows per Bonn task and prevalence (positives + negatives), fewer
+        when a task has too few negative windows.
+    n_splits : int
+        GroupKFold folds.
+    n_seeds : int
+        Default number of seeds.
+    sfreq : float
+        eegmat windows are resampled to this rate inside the pipeline.
+    width, max_epochs, batch_size, lr : recipe
+        Network width (all three models), epochs, mini-batch, Adam's rate.
+    validation_fraction : float or None
+        The estimators' internal validation split; None keeps the last epoch.
+    stride_s, amplitude_snr, hard_negative_fraction : eegmat generator
+        See :func:`skeeg.datasets.make_ied_dataset`.
+    """
+
+    prevalences: tuple[float, ...]
+    bonn_prevalences: tuple[float, ...]
+    losses: tuple[str, ...] = LOSSES
+    baselines: tuple[str, ...] = ("ResNet1D",)
+    windows_per_subject: int | None = 200
+    bonn_windows: int = 1000
+    n_splits: int = 3
+    n_seeds: int = 3
+    sfreq: float = 250.0
+    width: int = 8
+    max_epochs: int = 10
+    batch_size: int = 64
+    lr: float = 3e-3
+    validation_fraction: float | None = None
+    stride_s: float = 0.25
+    amplitude_snr: tuple[float, float] = (10.0, 15.0)
+    hard_negative_fraction: float = 0.0
+
+
+SIZES = {
+    "smoke": Size(
+        prevalences=(0.25, 0.10),
+        bonn_prevalences=(0.10,),
+        losses=("bce", "sasu"),
+        baselines=(),
+        windows_per_subject=40,
+        bonn_windows=200,
+        n_splits=2,
+        n_seeds=1,
+        width=4,
+        max_epochs=2,
+    ),
+    "reduced": Size(prevalences=PREVALENCES, bonn_prevalences=(0.05, 0.01)),
+    "full": Size(
+        prevalences=PREVALENCES,
+        bonn_prevalences=PREVALENCES,
+        windows_per_subject=None,
+        baselines=("ResNet1D", "InceptionTime"),
+        bonn_windows=6000,
+        n_splits=5,
+        n_seeds=5,
+        sfreq=500.0,
+        width=32,
+        max_epochs=50,
+        batch_size=256,
+    ),
+}
+
+
+def default_data_dir() -> Path:
+    """``$SKEEG_SHARED_DATA`` or ``<repo>/../shared/data``."""
+    return Path(
+        os.environ.get("SKEEG_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")
+    )
+
+
+def load_eegmat_raws(data: Path) -> tuple[list, list[str]]:
+    """Rest and task recordings of each eegmat subject, concatenated."""
+    import mne
+
+    from skeeg.datasets import read_raw
+
+    files = sorted(glob.glob(str(data / "eegmat" / "Subject*_1.edf")))
+    raws, subjects = [], []
+    for rest in files:
+        parts = [read_raw(rest), read_raw(rest.replace("_1.edf", "_2.edf"))]
+        raws.append(mne.concatenate_raws(parts, verbose=False))
+        subjects.append(Path(rest).name.split("_")[0])
+    return raws, subjects
+
+
+def eegmat_dataset(raws, subjects, size: Size, prevalence: float, seed: int):
+    """Injected-IED windows, generated subject by subject at one prevalence."""
+    from skeeg.datasets import make_ied_dataset
+
+    parts = []
+    for k, (raw, subject) in enumerate(zip(raws, subjects, strict=True)):
+        parts.append(
+            make_ied_dataset(
+                [raw],
+                ch_names=list(CHAIN),
+                subjects=[subject],
+                stride_s=size.stride_s,
+                n_windows=size.windows_per_subject,
+                prevalence=prevalence,
+                amplitude_snr=size.amplitude_snr,
+                hard_negative_fraction=size.hard_negative_fraction,
+                random_state=1000 * seed + k,
+            )[:3]
+        )
+    X, y, groups = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return X, y, groups, raws[0].info["sfreq"]
+
+
+def bonn_dataset(bonn, task: str, size: Size, prevalence: float, seed: int):
+    """Bonn windows of one task: positives subsampled to ``prevalence``."""
+    positive_sets, negative_sets = BONN_TASKS[task]
+    rng = np.random.default_rng(seed)
+    pos = np.flatnonzero(np.isin(bonn.y, positive_sets))
+    neg = np.flatnonzero(np.isin(bonn.y, negative_sets))
+    n_neg = min(len(neg), round((1 - prevalence) * size.bonn_windows))
+    n_pos = round(n_neg * prevalence / (1 - prevalence))
+    keep = np.sort(
+        np.concatenate(
+            [
+                rng.choice(pos, n_pos, replace=False),
+                rng.choice(neg, n_neg, replace=False),
+            ]
+        )
+    )
+    y = np.isin(bonn.y[keep], positive_sets).astype(int)
+    return bonn.X[keep], y, bonn.groups[keep], bonn.sfreq
+
+
+def make_pipeline(
+    model: str,
+    loss: str,
+    sfreq: float,
+    size: Size,
+    seed: int,
+    device: str,
+):
+    """Band-pass 1-50 Hz, resample (eegmat), scale, then the network."""
+    from sklearn.pipeline import Pipeline
+
+    from skeeg import InceptionTimeClassifier, ResNet1DClassifier, SCClassifier
+    from skeeg.preprocessing import BandpassFilter, Resampler, Scaler
+
+    classes = {
+        "SC": SCClassifier,
+        "ResNet1D": ResNet1DClassifier,
+        "InceptionTime": InceptionTimeClassifier,
+    }
+    clf = classes[model](
+        loss=loss,
+        width=size.width,
+        max_epochs=size.max_epochs,
+        batch_size=size.batch_size,
+        lr=size.lr,
+        optimizer="adam",
+        validation_fraction=size.validation_fraction,
+        random_state=seed,
+        device=device,
+    )
+    steps = [("bandpass", BandpassFilter(sfreq, 1.0, 50.0))]
+    if sfreq > size.sfreq:
+        steps.append(("resample", Resampler(sfreq, size.sfreq)))
+    steps += [("scale", Scaler()), ("clf", clf)]
+    return Pipeline(steps)
+
+
+def runs(size: Size) -> list[tuple[str, str]]:
+    """(model, loss) pairs: the SC loss ablation, then the baselines."""
+    return [("SC", loss) for loss in size.losses] + [
+        (model, "bce") for model in size.baselines
+    ]
+
+
+def experiments(size: Size, data: Path):
+    """Yield (dataset, task, prevalence, loader) for every data setting."""
+    from skeeg.datasets import load_bonn
+
+    raws, subjects = load_eegmat_raws(data)
+    for prevalence in size.prevalences:
+        yield (
+            "eegmat",
+            "injected_IED",
+            prevalence,
+            lambda seed, p=prevalence: eegmat_dataset(raws, subjects, size, p, seed),
+        )
+    bonn = load_bonn(data / "bonn_epilepsy", window_s=1.5)
+    for task in BONN_TASKS:
+        for prevalence in size.bonn_prevalences:
+            yield (
+                "bonn",
+                task,
+                prevalence,
+                lambda seed, t=task, p=prevalence: bonn_dataset(bonn, t, size, p, seed),
+            )
+
+
+def aggregate(rows: list[dict]) -> list[dict]:
+    """Mean and sd over seeds per (dataset, task, prevalence, model, loss)."""
+    keys = ("dataset", "task", "prevalence", "model", "loss")
+    cells: dict[tuple, list[dict]] = {}
+    for row in rows:
+        cells.setdefault(tuple(row[k] for k in keys), []).append(row)
+    out = []
+    for key, group in cells.items():
+        agg = dict(zip(keys, key, strict=True))
+        for metric in (*METRICS, "fit_s"):
+            values = np.array([r[metric] for r in group], dtype=float)
+            agg[metric] = float(np.nanmean(values))
+            agg[f"{metric}_sd"] = float(np.nanstd(values))
+        agg["n_seeds"] = len(group)
+        out.append(agg)
+    return out
+
+
+def label(model: str, loss: str) -> str:
+    return loss if model == "SC" else f"{model}+{loss}"
+
+
+def table3(agg: list[dict], metric: str = "f1") -> str:
+    """Paper-Table-3-like text: a row per data setting, a column per run,
+    ``mean±sd`` over seeds, then the average rank of each column (1 = best;
+    ranked among the SC losses and, separately, among SC+SaSu and the
+    baselines)."""
+    from scipy.stats import rankdata
+
+    panels = list(dict.fromkeys((a["dataset"], a["task"]) for a in agg))
+    settings = sorted(
+        {(a["dataset"], a["task"], a["prevalence"]) for a in agg},
+        key=lambda s: (panels.index(s[:2]), -s[2]),
+    )
+    columns = list(dict.fromkeys((a["model"], a["loss"]) for a in agg))
+    lookup = {
+        (a["dataset"], a["task"], a["prevalence"], a["model"], a["loss"]): a
+        for a in agg
+    }
+    sc = [c for c in columns if c[0] == "SC"]
+    versus = [c for c in columns if c[0] != "SC"]
+    if versus and ("SC", "sasu") in columns:
+        versus = [("SC", "sasu"), *versus]
+    header = ["setting", *(label(*c) for c in columns)]
+    lines, ranks_sc, ranks_vs = [], [], []
+    for setting in settings:
+        cells = [lookup.get((*setting, *c)) for c in columns]
+        lines.append(
+            [f"{setting[0]}/{setting[1]} {100 * setting[2]:g}%"]
+            + [
+                "" if c is None else f"{c[metric]:.3f}±{c[f'{metric}_sd']:.3f}"
+                for c in cells
+            ]
+        )
+        for group, store in ((sc, ranks_sc), (versus, ranks_vs)):
+            values = [lookup.get((*setting, *c)) for c in group]
+            if len(group) > 1 and all(v is not None for v in values):
+                ranked = rankdata([-v[metric] for v in values])
+                store.append(dict(zip(group, ranked, strict=True)))
+    rank_row = ["avg rank (SC losses)"]
+    vs_row = ["avg rank (SaSu vs baselines)"]
+    for c in columns:
+        rank_row.append(
+            f"{np.mean([r[c] for r in ranks_sc]):.2f}" if c in sc and ranks_sc else ""
+        )
+        vs_row.append(
+            f"{np.mean([r[c] for r in ranks_vs]):.2f}"
+            if c in versus and ranks_vs
+            else ""
+        )
+    lines.append(rank_row)
+    if ranks_vs:
+        lines.append(vs_row)
+    widths = [max(len(str(r[j])) for r in [header, *lines]) for j in range(len(header))]
+    fmt = "  ".join(
+        f"{{:<{w}}}" if j == 0 else f"{{:>{w}}}" for j, w in enumerate(widths)
+    )
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([fmt.format(*header), rule, *(fmt.format(*r) for r in lines)])
+
+
+def summary_table(agg: list[dict]) -> str:
+    """Every metric and the fit time per data set and run, averaged over the
+    prevalences (each prevalence first averaged over seeds)."""
+    from skeeg.metrics import scores_table
+
+    cells: dict[tuple, list[dict]] = {}
+    for a in agg:
+        key = (f"{a['dataset']}/{a['task']}", label(a["model"], a["loss"]))
+        cells.setdefault(key, []).append(a)
+    rows = [
+        {
+            "data": data,
+            "run": run,
+            **{
+                m: float(np.nanmean([a[m] for a in group])) for m in (*METRICS, "fit_s")
+            },
+        }
+        for (data, run), group in cells.items()
+    ]
+    return scores_table(rows, ["data", "run", *METRICS, "fit_s"])
+
+
+def sanity_gate(agg: list[dict], threshold: float = 0.6) -> str:
+    """Whether plain SC+BCE learns at 10 % prevalence on eegmat (AUROC).
+
+    The data and recipe were fixed so that this holds before any other loss
+    was run; a comparison of losses on a model that learns nothing is noise.
+    """
+    for a in agg:
+        if (a["dataset"], a["model"], a["loss"], a["prevalence"]) == (
+            "eegmat",
+            "SC",
+            "bce",
+            0.10,
+        ):
+            verdict = "passed" if a["auroc"] >= threshold else "FAILED"
+            return (
+                f"Sanity gate {verdict}: SC+BCE at 10 % prevalence on eegmat has "
+                f"AUROC {a['auroc']:.3f}±{a['auroc_sd']:.3f} (needs >= {threshold})."
+            )
+    return "Sanity gate not evaluated (no SC+BCE run at 10 % on eegmat)."
+
+
+def plot(agg: list[dict], path: Path) -> None:
+    """F1 (mean ± sd over seeds) against prevalence, a panel per data set."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = list(dict.fromkeys((a["dataset"], a["task"]) for a in agg))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.5 * len(panels), 4), squeeze=False, sharey=True
+    )
+    for ax, panel in zip(axes[0], panels, strict=True):
+        for model, loss in dict.fromkeys((a["model"], a["loss"]) for a in agg):
+            points = sorted(
+                (a["prevalence"], a["f1"], a["f1_sd"])
+                for a in agg
+                if (a["dataset"], a["task"], a["model"], a["loss"])
+                == (*panel, model, loss)
+            )
+            if not points:
+                continue
+            p, m, s = np.array(points).T
+            ax.errorbar(
+                100 * p,
+                m,
+                yerr=s,
+                marker="o",
+                capsize=2,
+                label=label(model, loss),
+                lw=2.5 if loss == "sasu" and model == "SC" else 1.2,
+                ls="-" if model == "SC" else "--",
+            )
+        ax.set_xscale("log")
+        ticks = sorted({100 * a["prevalence"] for a in agg if a["dataset"] == panel[0]})
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+        ax.set_xlabel("prevalence of positive windows (%)")
+        ax.set_title(f"{panel[0]} / {panel[1]}")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("F1 (threshold 0.5), mean ± sd over seeds")
+    axes[0, -1].legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def metadata(args, size: Size, seeds: list[int], argv: list[str]) -> dict:
+    """Versions, hardware, threads, seeds and the exact command."""
+    import sklearn
+    import skorch
+    import torch
+
+    import skeeg
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {
+        "command": " ".join(shlex.quote(a) for a in ["python", *argv]),
+        "size": args.size,
+        "recipe": asdict(size),
+        "seeds": seeds,
+        "device": args.device,
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "skorch": skorch.__version__,
+            "sklearn": sklearn.__version__,
+            "skeeg": getattr(skeeg, "__version__", "unknown"),
+            "numpy": np.__version__,
+        },
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_model": _cpu_model(),
+        "gpu": gpu,
+        "torch_threads_per_worker": args.threads or torch.get_num_threads(),
+        "jobs": args.jobs,
+        "os_cpu_count": os.cpu_count(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help="number of seeds (default: the size's)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=REPO_ROOT / "benchmarks" / "results"
+    )
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="shared data folder (default $SKEEG_SHARED_DATA or ../shared/data)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads per worker (default torch's)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="runs trained in parallel (joblib)"
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="print and rewrite the tables and plot of this results JSON; no training",
+    )
+    return parser.parse_args(argv)
+
+
+def write_outputs(stem: Path, meta: dict, rows: list[dict]) -> tuple[dict, str]:
+    """Write ``<stem>.json``, ``<stem>.txt`` (the tables) and ``<stem>_f1.png``.
+
+    Called after every data setting, so a run stopped early leaves its
+    finished settings on disk.
+    """
+    agg = aggregate(rows)
+    result = {"metadata": meta, "rows": rows, "aggregated": agg}
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    text = "\n\n".join(
+        [
+            sanity_gate(agg),
+            f"F1 at threshold 0.5, mean±sd over {len(meta['seeds'])} seed(s):",
+            table3(agg, "f1"),
+            "AUPRC, mean±sd:",
+            table3(agg, "auprc"),
+            "Precision at threshold 0.5, mean±sd:",
+            table3(agg, "precision"),
+            "Recall at threshold 0.5, mean±sd:",
+            table3(agg, "recall"),
+            "Mean over prevalences (fit_s: total fit seconds of the CV folds):",
+            summary_table(agg),
+        ]
+    )
+    stem.with_suffix(".txt").write_text(text + "\n")
+    plot(agg, stem.parent / f"{stem.name}_f1.png")
+    return result, text
+
+
+def evaluate(
+    model: str,
+    loss: str,
+    X: np.ndarray,
+    y: np.ndarray,
+    groups: np.ndarray,
+    sfreq: float,
+    size: Size,
+    seed: int,
+    device: str,
+    threads: int | None,
+) -> dict:
+    """Out-of-fold scores of one model and loss on one data set (a worker)."""
+    import torch
+
+    from skeeg.evaluation import grouped_oof_proba
+    from skeeg.metrics import window_scores
+
+    if threads:
+        torch.set_num_threads(threads)
+    pipe = make_pipeline(model, loss, sfreq, size, seed, device)
+    proba, fit_s = grouped_oof_proba(
+        pipe, X, y, groups, n_splits=size.n_splits, fit_groups_param="clf__groups"
+    )
+    scores = window_scores(y, proba)
+    return {
+        "model": model,
+        "loss": loss,
+        "seed": seed,
+        "n_windows": int(len(y)),
+        "n_pos": int(y.sum()),
+        **{m: float(scores[m]) for m in METRICS},
+        "fit_s": fit_s,
+    }
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Run the ablation; print the tables, write JSON and the F1 plot.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Command-line arguments (default ``sys.argv[1:]``).
+
+    Returns
+    -------
+    result : dict
+        ``{"metadata": ..., "rows": [...], "aggregated": [...]}``, as written
+        to ``<out>/iedeal_ablation_<size>.json``.
+    """
+    from joblib import Parallel, delayed
+
+    full_argv = [sys.argv[0] if argv is None else "benchmarks/iedeal_ablation.py"]
+    full_argv += sys.argv[1:] if argv is None else list(argv)
+    args = parse_args(argv)
+    if args.report is not None:
+        saved = json.loads(args.report.read_text())
+        result, text = write_outputs(
+            args.report.with_suffix(""), saved["metadata"], saved["rows"]
+        )
+        print(text)
+        return result
+    data = args.data or default_data_dir()
+    if not (data / "eegmat").is_dir() or not (data / "bonn_epilepsy").is_dir():
+        sys.exit(
+            f"Shared data not found: {data} must hold eegmat/ and bonn_epilepsy/ "
+            "(pass --data or set SKEEG_SHARED_DATA)."
+        )
+    size = SIZES[args.size]
+    seeds = list(range(args.seeds or size.n_seeds))
+    args.out.mkdir(parents=True, exist_ok=True)
+    meta = metadata(args, size, seeds, full_argv)
+    rows = []
+    start = time.perf_counter()
+    parallel = Parallel(n_jobs=args.jobs, return_as="generator")
+    for dataset, task, prevalence, load in experiments(size, data):
+        jobs = []
+        for seed in seeds:
+            X, y, groups, sfreq = load(seed)
+            jobs += [
+                delayed(evaluate)(
+                    model,
+                    loss,
+                    X,
+                    y,
+                    groups,
+                    sfreq,
+                    size,
+                    seed,
+                    args.device,
+                    args.threads,
+                )
+                for model, loss in runs(size)
+            ]
+        for row in parallel(jobs):
+            rows.append(
+                {"dataset": dataset, "task": task, "prevalence": prevalence, **row}
+            )
+            print(
+                f"[{time.perf_counter() - start:6.0f}s] {dataset}/{task} "
+                f"p={prevalence:g} seed={row['seed']} "
+                f"{label(row['model'], row['loss']):>18}: F1={row['f1']:.3f} "
+                f"AUROC={row['auroc']:.3f} fit={row['fit_s']:.1f}s",
+                flush=True,
+            )
+        meta["wall_s"] = time.perf_counter() - start
+        result, text = write_outputs(
+            args.out / f"iedeal_ablation_{args.size}", meta, rows
+        )
+    print(text)
+    print(f"wrote {args.out}/iedeal_ablation_{args.size}.* in {meta['wall_s']:.0f} s")
+    return result
+
+
+if __name__ == "__main__":
+    main()

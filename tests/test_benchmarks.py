@@ -1,0 +1,55 @@
+"""Smoke test of the benchmark scripts (tiny size, real data)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT, shared_data_dir
+
+
+def _load_ablation():
+    path = REPO_ROOT / "benchmarks" / "iedeal_ablation.py"
+    spec = importlib.util.spec_from_file_location("iedeal_ablation", path)
+    module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules.
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_iedeal_ablation_smoke_writes_every_row(tmp_path):
+    """Reads the real data and runs 8 tiny cross-validations (tens of seconds)."""
+    data = shared_data_dir()
+    if not (data / "eegmat").is_dir() or not (data / "bonn_epilepsy").is_dir():
+        pytest.skip(f"eegmat and bonn_epilepsy not found under {data}")
+    ablation = _load_ablation()
+    result = ablation.main(
+        ["--size", "smoke", "--data", str(data), "--out", str(tmp_path)]
+    )
+    json_result = (tmp_path / "iedeal_ablation_smoke.json").read_text()
+    assert '"rows"' in json_result
+    assert (tmp_path / "iedeal_ablation_smoke_f1.png").stat().st_size > 0
+
+    # 2 eegmat prevalences + 2 Bonn tasks x 1 prevalence, 1 seed, 2 losses.
+    settings = {(r["dataset"], r["task"], r["prevalence"]) for r in result["rows"]}
+    assert settings == {
+        ("eegmat", "injected_IED", 0.25),
+        ("eegmat", "injected_IED", 0.10),
+        ("bonn", "S_vs_rest", 0.10),
+        ("bonn", "NF_vs_ZO", 0.10),
+    }
+    assert len(result["rows"]) == 4 * 2
+    assert {r["loss"] for r in result["rows"]} == {"bce", "sasu"}
+    for row in result["rows"]:
+        for metric in ("f1", "f2", "precision", "recall", "auprc", "auroc", "fit_s"):
+            assert math.isfinite(row[metric]), (row, metric)
+        assert row["n_pos"] == round(row["prevalence"] * row["n_windows"])
+    meta = result["metadata"]
+    assert {"torch", "skorch", "sklearn", "skeeg"} <= set(meta["versions"])
+    assert meta["seeds"] == [0]
+    assert "--size smoke" in meta["command"]
