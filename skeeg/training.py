@@ -10,6 +10,7 @@ learning-rate decay, model selection by validation F-beta). Kept apart from
 from __future__ import annotations
 
 import math
+from copy import deepcopy
 from dataclasses import dataclass
 from functools import partial
 
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from sklearn.metrics import fbeta_score
 from skorch.callbacks import (
-    EarlyStopping,
+    Callback,
     EpochScoring,
     GradientNormClipping,
     LRScheduler,
@@ -208,6 +209,54 @@ def validation_fbeta(net, X, y, *, beta: float) -> float:
     return float(fbeta_score(y, y_pred, beta=beta, average=average, zero_division=0))
 
 
+class SelectBestEpoch(Callback):
+    """Restore the weights of the epoch with the best validation F-beta.
+
+    Ties go to the lower validation loss. Written here rather than using
+    skorch's ``EarlyStopping(load_best=True)``, which compares one score
+    strictly: at a low prevalence F-beta at threshold 0.5 often stays 0 for
+    every epoch, and that callback would then restore the first, barely
+    trained epoch.
+
+    Parameters
+    ----------
+    patience : int or None, default=None
+        Stop training after this many epochs without a better epoch; None
+        trains for all epochs.
+
+    Attributes
+    ----------
+    best_epoch_ : int
+        1-based epoch whose weights were restored.
+    """
+
+    def __init__(self, patience: int | None = None) -> None:
+        self.patience = patience
+
+    def on_train_begin(self, net, **kwargs) -> None:
+        self.best_key_ = None
+        self.best_epoch_ = None
+        self._best_state = None
+        self._misses = 0
+
+    def on_epoch_end(self, net, **kwargs) -> None:
+        row = net.history[-1]
+        key = (row["valid_fbeta"], -row["valid_loss"])
+        if self.best_key_ is None or key > self.best_key_:
+            self.best_key_, self.best_epoch_ = key, row["epoch"]
+            self._best_state = deepcopy(net.module_.state_dict())
+            self._misses = 0
+            return
+        self._misses += 1
+        if self.patience is not None and self._misses >= self.patience:
+            raise KeyboardInterrupt  # skorch's way to end fit early
+
+    def on_train_end(self, net, **kwargs) -> None:
+        if self._best_state is not None:
+            net.module_.load_state_dict(self._best_state)
+            self._best_state = None  # the fitted net need not carry a copy
+
+
 def make_callbacks(
     *,
     max_epochs: int,
@@ -234,8 +283,8 @@ def make_callbacks(
         Score F-beta on the validation split each epoch and restore the
         weights of the best epoch at the end.
     patience : int or None
-        Stop after this many epochs without improvement; None never stops
-        early (the best epoch is still restored).
+        Stop after this many epochs without a better validation F-beta; None
+        never stops early (the best epoch is still restored).
     curriculum : bool
         Add :class:`skeeg.sampling.EpochCurriculum` (window sampler and
         warm-up loss follow the epoch).
@@ -275,18 +324,7 @@ def make_callbacks(
                 ),
             )
         )
-        callbacks.append(
-            (
-                "select_best",
-                EarlyStopping(
-                    monitor="valid_fbeta",
-                    lower_is_better=False,
-                    patience=patience if patience is not None else max_epochs + 1,
-                    threshold=0.0,
-                    load_best=True,
-                ),
-            )
-        )
+        callbacks.append(("select_best", SelectBestEpoch(patience=patience)))
     if verbose >= 2:
         callbacks.append(("progress", ProgressBar()))
     return callbacks

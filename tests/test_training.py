@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, GroupKFold
 from skeeg import SCClassifier
 from skeeg.losses import FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
 from skeeg.sampling import RandomWindowOverSampler
-from skeeg.training import LOSS_STRATEGIES, make_callbacks
+from skeeg.training import LOSS_STRATEGIES, SelectBestEpoch, make_callbacks
 from tests.conftest import bump_dataset
 
 QUICK = dict(
@@ -173,3 +173,49 @@ def test_sasu_behind_an_oversampler(bumps):
     sasu = pipe.named_steps["sc"].net_.criterion_.loss
     # Counts are those the classifier saw: balanced after oversampling.
     assert sasu.n_pos == sasu.n_neg == int((y == 0).sum())
+
+
+class _FakeNet:
+    """What SelectBestEpoch reads of a skorch net: history and module_."""
+
+    def __init__(self):
+        from skorch.history import History
+
+        self.history = History()
+        self.module_ = torch.nn.Linear(1, 1, bias=False)
+
+
+def _run_epochs(callback, net, rows):
+    callback.on_train_begin(net)
+    for epoch, (fbeta, loss) in enumerate(rows, start=1):
+        net.history.new_epoch()
+        net.history.record("epoch", epoch)
+        net.history.record("valid_fbeta", fbeta)
+        net.history.record("valid_loss", loss)
+        with torch.no_grad():
+            net.module_.weight.fill_(epoch)
+        callback.on_epoch_end(net)
+    callback.on_train_end(net)
+    return int(net.module_.weight.item())
+
+
+def test_select_best_epoch_breaks_fbeta_ties_by_validation_loss():
+    # F-beta stays 0 (nothing crosses 0.5): the lowest validation loss wins,
+    # not the first epoch.
+    net = _FakeNet()
+    restored = _run_epochs(SelectBestEpoch(), net, [(0, 0.9), (0, 0.5), (0, 0.7)])
+    assert restored == 2
+
+
+def test_select_best_epoch_prefers_fbeta_over_loss():
+    net = _FakeNet()
+    rows = [(0.2, 0.3), (0.5, 0.6), (0.4, 0.1)]
+    assert _run_epochs(SelectBestEpoch(), net, rows) == 2
+
+
+def test_select_best_epoch_patience_stops_training():
+    net = _FakeNet()
+    callback = SelectBestEpoch(patience=2)
+    callback.on_train_begin(net)
+    with pytest.raises(KeyboardInterrupt):
+        _run_epochs(callback, net, [(0.5, 0.1), (0.4, 0.2), (0.3, 0.3)])
