@@ -103,9 +103,10 @@ def test_metadata_routing_brings_groups_to_fit(bumps):
         clf = SCClassifier(
             width=4, n_blocks=1, max_epochs=1, validation_fraction=0.2
         ).set_fit_request(groups=True)
-        # Two groups cannot make a 5-fold group-aware validation split: the
-        # error proves that groups reached fit through routing.
-        with pytest.raises(ValueError, match="needs at least 5 groups, got 2"):
+        # Each training fold holds one of the two groups, too few for a
+        # group-aware validation split: the error proves that the training
+        # fold's groups reached fit through routing.
+        with pytest.raises(ValueError, match="needs at least 5 groups, got 1"):
             cross_validate(
                 clf,
                 X,
