@@ -69,7 +69,6 @@ _FLOAT32_BATCHING = (
 #: Expected failures of the deep classifiers, with the reason.
 _EXPECTED_FAILED_DEEP = {
     "check_methods_subset_invariance": _FLOAT32_BATCHING,
-    "check_methods_sample_order_invariance": _FLOAT32_BATCHING,
 }
 
 # sklearn's common checks feed 2-D arrays of 2 to 5 columns, i.e. windows of
