@@ -26,7 +26,7 @@ from skorch.callbacks import (
 )
 from torch import nn
 
-from skeeg.losses import FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
+from skeeg.losses import BCELoss, FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
 from skeeg.sampling import EpochCurriculum, NegativeSampler, sufficient_negatives
 
 #: Loss strategies of the iEDeaL ablation (paper Table 3, method-specs §1), as
@@ -143,7 +143,7 @@ def make_loss_plan(
     elif n_classes > 2:
         loss_fn = nn.CrossEntropyLoss()
     elif kind == "bce":
-        loss_fn = nn.BCEWithLogitsLoss()
+        loss_fn = BCELoss()
     elif kind == "wbce":
         loss_fn = WeightedBCELoss(n_pos=n_pos, n_neg=n_neg)
     elif kind == "focal":

@@ -9,7 +9,7 @@ from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
 from skeeg import SCClassifier
-from skeeg.losses import FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
+from skeeg.losses import BCELoss, FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
 from skeeg.sampling import RandomWindowOverSampler
 from skeeg.training import LOSS_STRATEGIES, SelectBestEpoch, make_callbacks
 from tests.conftest import bump_dataset
@@ -43,7 +43,7 @@ def test_every_strategy_trains_and_predicts(loss, bumps):
 @pytest.mark.parametrize(
     "loss, criterion_type",
     [
-        ("bce", torch.nn.BCEWithLogitsLoss),
+        ("bce", BCELoss),
         ("wbce", WeightedBCELoss),
         ("focal", FocalLoss),
         ("sf", SaSuLoss),
