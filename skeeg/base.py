@@ -230,7 +230,11 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         self.device_ = _resolve_device(self.device)
         n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
         train, valid = self._split(y_enc, groups, seed)
-        with torch.random.fork_rng(devices=[]):
+        # Seed inside a fork so the caller's global torch RNG is left as it was.
+        cuda = self.device_.startswith("cuda")
+        with torch.random.fork_rng(
+            devices=range(torch.cuda.device_count()) if cuda else []
+        ):
             torch.manual_seed(seed)
             module = self._build_module(
                 self.n_channels_in_, self.n_times_in_, n_outputs
@@ -404,10 +408,13 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         batch by batch so a large X never piles up on the GPU (skorch #145)."""
         module = self.net_.module_
         module.eval()
+        # Where the weights are, not device_: a net pickled on a GPU loads
+        # onto the CPU of a machine without one (skorch moves it).
+        device = next(module.parameters()).device
         out = []
         with torch.no_grad():
             for start in range(0, len(X), self.batch_size):
-                batch = X[start : start + self.batch_size].to(self.device_)
+                batch = X[start : start + self.batch_size].to(device)
                 out.append(fn(batch).cpu())
         return torch.cat(out).double().numpy()
 
