@@ -46,7 +46,7 @@ class _Net(NeuralNet):
     (batch,) logits and float targets.
     """
 
-    def get_loss(self, y_pred, y_true, X=None, training=False):
+    def get_loss(self, y_pred, y_true, X=None, training=False) -> torch.Tensor:
         y_true = torch.as_tensor(y_true, device=y_pred.device)
         if y_pred.ndim == 2 and y_pred.shape[1] == 1:
             return self.criterion_(y_pred[:, 0], y_true.float())
@@ -172,14 +172,14 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
                 )
             setattr(self, key, value)
 
-    def get_params(self, deep=True):
+    def get_params(self, deep: bool = True) -> dict:
         params = super().get_params(deep=deep)
         params.update(
             {k: v for k, v in vars(self).items() if k.startswith(ROUTED_PREFIXES)}
         )
         return params
 
-    def set_params(self, **params):
+    def set_params(self, **params) -> DeepClassifierBase:
         routed = {k: v for k, v in params.items() if k.startswith(ROUTED_PREFIXES)}
         self._set_routed(routed)
         return super().set_params(
@@ -201,7 +201,7 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         raise NotImplementedError
 
     # -- fit ----------------------------------------------------------------
-    def fit(self, X, y, groups=None):
+    def fit(self, X, y, groups=None) -> DeepClassifierBase:
         """Train on EEG windows.
 
         Parameters
@@ -446,7 +446,7 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         X = self._check_X(X)
         return self._batches(self.net_.module_.embed, X)
 
-    def fit_transform(self, X, y=None, groups=None):
+    def fit_transform(self, X, y=None, groups=None) -> np.ndarray:
         """Fit, then return the embedding of ``X``."""
         return self.fit(X, y, groups=groups).transform(X)
 

@@ -82,7 +82,7 @@ class _EEGTransformer(TransformerMixin, BaseEstimator):
     def _fit(self, X: np.ndarray) -> None:
         pass
 
-    def fit(self, X, y=None):
+    def fit(self, X, y=None) -> _EEGTransformer:
         """Validate the parameters and record the input shape.
 
         Parameters
@@ -102,7 +102,7 @@ class _EEGTransformer(TransformerMixin, BaseEstimator):
         self._fit(X3)
         return self
 
-    def transform(self, X):
+    def transform(self, X) -> np.ndarray:
         """Transform EEG windows.
 
         Parameters
