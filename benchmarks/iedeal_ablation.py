@@ -37,6 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skeeg.metrics import scores_table
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: The seven loss strategies of the paper's Table 3, in its order.
@@ -340,19 +342,12 @@ def table3(agg: list[dict], metric: str = "f1") -> str:
     lines.append(rank_row)
     if ranks_vs:
         lines.append(vs_row)
-    widths = [max(len(str(r[j])) for r in [header, *lines]) for j in range(len(header))]
-    fmt = "  ".join(
-        f"{{:<{w}}}" if j == 0 else f"{{:>{w}}}" for j, w in enumerate(widths)
-    )
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt.format(*header), rule, *(fmt.format(*r) for r in lines)])
+    return scores_table([dict(zip(header, r, strict=True)) for r in lines], header)
 
 
 def summary_table(agg: list[dict]) -> str:
     """Every metric and the fit time per data set and run, averaged over the
     prevalences (each prevalence first averaged over seeds)."""
-    from skeeg.metrics import scores_table
-
     cells: dict[tuple, list[dict]] = {}
     for a in agg:
         key = (f"{a['dataset']}/{a['task']}", label(a["model"], a["loss"]))
