@@ -23,8 +23,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skeeg.models.base import EEGModule
-from skeeg.models.norm import check_network_args, check_norm, make_norm
+from skeeg.models.base import EEGModule, check_network_args
+from skeeg.models.norm import check_norm, make_norm
 
 # Modules per residual connection, as in the reference implementation.
 RESIDUAL_EVERY = 3

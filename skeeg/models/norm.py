@@ -1,4 +1,4 @@
-"""Normalisation layers and argument checks shared by the skeeg networks.
+"""Normalisation layers shared by the skeeg networks.
 
 The iEDeaL paper removed BatchNorm from its baselines because highly imbalanced
 mini-batches (a few IED windows among many background windows) destabilise the
@@ -10,9 +10,9 @@ other windows share its mini-batch.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 from torch import nn
+
+from skeeg.models.base import check_positive_int
 
 NORM_KINDS = ("batch", "layer", "group", "none")
 
@@ -22,41 +22,6 @@ def check_norm(kind: str) -> None:
     if kind not in NORM_KINDS:
         raise ValueError(
             f"norm must be one of {', '.join(map(repr, NORM_KINDS))}; got {kind!r}."
-        )
-
-
-def check_positive_int(value, name: str) -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``value`` is an int >= 1."""
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
-
-
-def check_network_args(network: str, *, norm: str, min_n_times: int, **sizes) -> None:
-    """Validate a network's size arguments.
-
-    Parameters
-    ----------
-    network : str
-        Class name, for the message.
-    norm : str
-        The network's normalisation kind, for the message.
-    min_n_times : int
-        Shortest window the network accepts with this ``norm``.
-    **sizes : int
-        ``n_times`` and the other sizes (``n_channels``, ``width``, ...), each
-        of which must be an int >= 1.
-
-    Raises
-    ------
-    ValueError
-        Naming the first bad size, or saying how short ``n_times`` is.
-    """
-    for name, value in sizes.items():
-        check_positive_int(value, name)
-    if sizes["n_times"] < min_n_times:
-        raise ValueError(
-            f"n_times={sizes['n_times']} is too short for {network} with "
-            f"norm={norm!r}: it needs at least {min_n_times} time samples."
         )
 
 

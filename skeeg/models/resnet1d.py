@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skeeg.models.base import EEGModule
-from skeeg.models.norm import check_network_args, check_norm, make_norm
+from skeeg.models.base import EEGModule, check_network_args
+from skeeg.models.norm import check_norm, make_norm
 
 # The stem convolution, the max pool and the first block of stages 2-4 each
 # halve the time axis (rounding up), so the deepest map has ceil(n_times / 32)
