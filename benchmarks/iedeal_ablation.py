@@ -25,7 +25,6 @@ Every strategy and model gets the same data, preprocessing and training recipe
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import platform
@@ -46,6 +45,9 @@ LOSSES = ("bce", "bbce", "wbce", "ewbce", "focal", "sf", "sasu")
 #: Prevalences in the order they run: the sanity gate's 10 % first, then the
 #: strong imbalance the expectation is about, so a run cut short has those.
 PREVALENCES = (0.10, 0.05, 0.02, 0.01, 0.005, 0.25)
+#: The eegmat subjects of the published reduced run (the folder then held only
+#: these ten; it now holds all 36, so runs name their subjects).
+FIRST_TEN_SUBJECTS = (0, 1, 2, 3, 4, 5, 6, 7, 9, 10)
 #: Referential chain whose 5 bipolar derivations stand in for the paper's 5.
 CHAIN = ("EEG Fp1", "EEG F7", "EEG T3", "EEG T5", "EEG O1", "EEG O2")
 #: Bonn tasks: name -> (positive sets, negative sets).
@@ -86,6 +88,8 @@ class Size:
         The estimators' internal validation split; None keeps the last epoch.
     stride_s, amplitude_snr, hard_negative_fraction : eegmat generator
         See :func:`skeeg.datasets.make_ied_dataset`.
+    eegmat_subjects : tuple of int
+        eegmat subject numbers used as background.
     """
 
     prevalences: tuple[float, ...]
@@ -105,6 +109,7 @@ class Size:
     stride_s: float = 0.25
     amplitude_snr: tuple[float, float] = (10.0, 15.0)
     hard_negative_fraction: float = 0.0
+    eegmat_subjects: tuple[int, ...] = FIRST_TEN_SUBJECTS
 
 
 SIZES = {
@@ -119,10 +124,12 @@ SIZES = {
         n_seeds=1,
         width=4,
         max_epochs=2,
+        eegmat_subjects=(0, 1, 2, 3),
     ),
     "reduced": Size(prevalences=PREVALENCES, bonn_prevalences=(0.05, 0.01)),
     "full": Size(
         prevalences=PREVALENCES,
+        eegmat_subjects=tuple(range(36)),
         bonn_prevalences=PREVALENCES,
         windows_per_subject=None,
         baselines=("ResNet1D", "InceptionTime"),
@@ -144,13 +151,15 @@ def default_data_dir() -> Path:
     )
 
 
-def load_eegmat_raws(data: Path) -> tuple[list, list[str]]:
-    """Rest and task recordings of each eegmat subject, concatenated."""
+def load_eegmat_raws(
+    data: Path, subject_ids: tuple[int, ...]
+) -> tuple[list, list[str]]:
+    """Rest and task recordings of the given eegmat subjects, concatenated."""
     import mne
 
     from skeeg.datasets import read_raw
 
-    files = sorted(glob.glob(str(data / "eegmat" / "Subject*_1.edf")))
+    files = [str(data / "eegmat" / f"Subject{k:02d}_1.edf") for k in subject_ids]
     raws, subjects = [], []
     for rest in files:
         parts = [read_raw(rest), read_raw(rest.replace("_1.edf", "_2.edf"))]
@@ -250,7 +259,7 @@ def experiments(size: Size, data: Path):
     """Yield (dataset, task, prevalence, loader) for every data setting."""
     from skeeg.datasets import load_bonn
 
-    raws, subjects = load_eegmat_raws(data)
+    raws, subjects = load_eegmat_raws(data, size.eegmat_subjects)
     for prevalence in size.prevalences:
         yield (
             "eegmat",

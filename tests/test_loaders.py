@@ -84,8 +84,8 @@ def test_eegmat_channel_and_condition_selection(shared_data):
     assert data.ch_names == ["EEG Cz"]
     assert data.X.shape == (31, 1, 1000)
     assert set(data.y) == {1}
-    with pytest.raises(ValueError, match="Subject08"):
-        load_eegmat(path, subjects=[8])
+    with pytest.raises(ValueError, match="Subject36"):
+        load_eegmat(path, subjects=[36])
     with pytest.raises(ValueError, match="EEG Xx"):
         load_eegmat(path, subjects=[4], channels=["EEG Xx"])
     with pytest.raises(ValueError, match="condition"):
