@@ -31,7 +31,7 @@ import platform
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +86,12 @@ class Size:
         Network width (all three models), epochs, mini-batch, Adam's rate.
     validation_fraction : float or None
         The estimators' internal validation split; None keeps the last epoch.
+    threshold : float or "auto"
+        The estimators' ``threshold``; "auto" tunes it on the validation
+        split (``--threshold auto`` sets it with ``validation_fraction=0.2``).
+    norm : str
+        Normalisation of every network (the published run used "instance",
+        then every network's default).
     stride_s, amplitude_snr, hard_negative_fraction : eegmat generator
         See :func:`skeeg.datasets.make_ied_dataset`.
     eegmat_subjects : tuple of int
@@ -106,6 +112,8 @@ class Size:
     batch_size: int = 64
     lr: float = 3e-3
     validation_fraction: float | None = None
+    threshold: float | str = 0.5
+    norm: str = "instance"
     stride_s: float = 0.25
     amplitude_snr: tuple[float, float] = (10.0, 15.0)
     hard_negative_fraction: float = 0.0
@@ -172,23 +180,25 @@ def eegmat_dataset(raws, subjects, size: Size, prevalence: float, seed: int):
     """Injected-IED windows, generated subject by subject at one prevalence."""
     from skeeg.datasets import make_ied_dataset
 
-    parts = []
-    for k, (raw, subject) in enumerate(zip(raws, subjects, strict=True)):
-        parts.append(
-            make_ied_dataset(
-                [raw],
-                ch_names=list(CHAIN),
-                subjects=[subject],
-                stride_s=size.stride_s,
-                n_windows=size.windows_per_subject,
-                prevalence=prevalence,
-                amplitude_snr=size.amplitude_snr,
-                hard_negative_fraction=size.hard_negative_fraction,
-                random_state=1000 * seed + k,
-            )[:3]
+    parts = [
+        make_ied_dataset(
+            [raw],
+            ch_names=list(CHAIN),
+            subjects=[subject],
+            stride_s=size.stride_s,
+            n_windows=size.windows_per_subject,
+            prevalence=prevalence,
+            amplitude_snr=size.amplitude_snr,
+            hard_negative_fraction=size.hard_negative_fraction,
+            random_state=1000 * seed + k,
         )
-    X, y, groups = (np.concatenate(p) for p in zip(*parts, strict=True))
-    return X, y, groups, raws[0].info["sfreq"]
+        for k, (raw, subject) in enumerate(zip(raws, subjects, strict=True))
+    ]
+    X, y, groups = (
+        np.concatenate([getattr(p, field) for p in parts])
+        for field in ("X", "y", "groups")
+    )
+    return X, y, groups, parts[0].sfreq
 
 
 def bonn_dataset(bonn, task: str, size: Size, prevalence: float, seed: int):
@@ -232,12 +242,14 @@ def make_pipeline(
     }
     clf = classes[model](
         loss=loss,
+        norm=size.norm,
         width=size.width,
         max_epochs=size.max_epochs,
         batch_size=size.batch_size,
         lr=size.lr,
         optimizer="adam",
         validation_fraction=size.validation_fraction,
+        threshold=size.threshold,
         random_state=seed,
         device=device,
     )
@@ -287,7 +299,8 @@ def aggregate(rows: list[dict]) -> list[dict]:
     out = []
     for key, group in cells.items():
         agg = dict(zip(keys, key, strict=True))
-        for metric in (*METRICS, "fit_s"):
+        extra = ("f1_auto",) if "f1_auto" in group[0] else ()
+        for metric in (*METRICS, *extra, "fit_s"):
             values = np.array([r[metric] for r in group], dtype=float)
             agg[metric] = float(np.nanmean(values))
             agg[f"{metric}_sd"] = float(np.nanstd(values))
@@ -509,6 +522,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--jobs", type=int, default=1, help="runs trained in parallel (joblib)"
     )
     parser.add_argument(
+        "--threshold",
+        choices=["0.5", "auto"],
+        default="0.5",
+        help="estimator threshold; 'auto' also sets validation_fraction=0.2 and "
+        "reports F1 at 0.5 and at the tuned threshold of the same models",
+    )
+    parser.add_argument(
         "--report",
         type=Path,
         default=None,
@@ -531,6 +551,14 @@ def write_outputs(stem: Path, meta: dict, rows: list[dict]) -> tuple[dict, str]:
             sanity_gate(agg),
             f"F1 at threshold 0.5, mean±sd over {len(meta['seeds'])} seed(s):",
             table3(agg, "f1"),
+            *(
+                [
+                    "F1 at threshold='auto' (same models), mean±sd:",
+                    table3(agg, "f1_auto"),
+                ]
+                if agg and "f1_auto" in agg[0]
+                else []
+            ),
             "AUPRC, mean±sd:",
             table3(agg, "auprc"),
             "Precision at threshold 0.5, mean±sd:",
@@ -560,26 +588,31 @@ def evaluate(
 ) -> dict:
     """Out-of-fold scores of one model and loss on one data set (a worker)."""
     import torch
+    from sklearn.metrics import f1_score
 
-    from skeeg.evaluation import grouped_oof_proba
+    from skeeg.evaluation import grouped_oof_predictions
     from skeeg.metrics import window_scores
 
     if threads:
         torch.set_num_threads(threads)
     pipe = make_pipeline(model, loss, sfreq, size, seed, device)
-    proba, fit_s = grouped_oof_proba(
+    oof = grouped_oof_predictions(
         pipe, X, y, groups, n_splits=size.n_splits, fit_groups_param="clf__groups"
     )
-    scores = window_scores(y, proba)
-    return {
+    scores = window_scores(y, oof.proba)
+    row = {
         "model": model,
         "loss": loss,
         "seed": seed,
         "n_windows": int(len(y)),
         "n_pos": int(y.sum()),
         **{m: float(scores[m]) for m in METRICS},
-        "fit_s": fit_s,
+        "fit_s": oof.fit_seconds,
     }
+    if size.threshold == "auto":
+        # Same fitted models: F1 at each fold's tuned threshold.
+        row["f1_auto"] = float(f1_score(y, oof.pred, zero_division=0))
+    return row
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -615,6 +648,10 @@ def main(argv: list[str] | None = None) -> dict:
             "(pass --data or set SKEEG_SHARED_DATA)."
         )
     size = SIZES[args.size]
+    stem = f"iedeal_ablation_{args.size}"
+    if args.threshold == "auto":
+        size = replace(size, threshold="auto", validation_fraction=0.2)
+        stem += "_auto"
     seeds = list(range(args.seeds or size.n_seeds))
     args.out.mkdir(parents=True, exist_ok=True)
     meta = metadata(args, size, seeds, full_argv)
@@ -652,11 +689,9 @@ def main(argv: list[str] | None = None) -> dict:
                 flush=True,
             )
         meta["wall_s"] = time.perf_counter() - start
-        result, text = write_outputs(
-            args.out / f"iedeal_ablation_{args.size}", meta, rows
-        )
+        result, text = write_outputs(args.out / stem, meta, rows)
     print(text)
-    print(f"wrote {args.out}/iedeal_ablation_{args.size}.* in {meta['wall_s']:.0f} s")
+    print(f"wrote {args.out}/{stem}.* in {meta['wall_s']:.0f} s")
     return result
 
 

@@ -29,7 +29,7 @@ from sklearn.metrics import PrecisionRecallDisplay  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from skeeg import SCClassifier  # noqa: E402
-from skeeg.datasets import load_sample, make_ied_dataset  # noqa: E402
+from skeeg.datasets import make_ied_dataset  # noqa: E402
 from skeeg.evaluation import grouped_oof_proba  # noqa: E402
 from skeeg.metrics import scores_table, window_scores  # noqa: E402
 from skeeg.preprocessing import BandpassFilter, Resampler, Scaler  # noqa: E402
@@ -44,13 +44,13 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    sfreq = load_sample().sfreq
-    X, y, groups, _ = make_ied_dataset(
+    data = make_ied_dataset(
         stride_s=0.5,
         prevalence=args.prevalence,
         amplitude_snr=(10.0, 15.0),
         random_state=args.seed,
     )
+    X, y, groups, sfreq = data.X, data.y, data.groups, data.sfreq
     print(
         f"{len(X)} windows of {X.shape[1]} bipolar channels x {X.shape[2]} samples "
         f"({sfreq:g} Hz), {y.sum()} with an IED, {len(set(groups))} subjects"

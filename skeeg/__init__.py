@@ -1,8 +1,9 @@
 """skeeg: scikit-learn-compatible deep and classical models for clinical EEG.
 
-The estimators are importable from the top level; everything else lives in its
-submodule (``skeeg.preprocessing``, ``skeeg.sampling``, ``skeeg.losses``,
-``skeeg.datasets``, ``skeeg.metrics``). Heavy modules (torch) load lazily.
+The estimators and the loss strategies are importable from the top level;
+everything else lives in its submodule (``skeeg.preprocessing``,
+``skeeg.sampling``, ``skeeg.losses``, ``skeeg.datasets``, ``skeeg.metrics``).
+Heavy modules (torch) load lazily.
 """
 
 from importlib import import_module
@@ -14,6 +15,15 @@ _LAZY = {
     "ResNet1DClassifier": "skeeg.classifiers",
     "InceptionTimeClassifier": "skeeg.classifiers",
     "DeepClassifierBase": "skeeg.base",
+    "EEGClassifierBase": "skeeg.eeg_base",
+    "BCE": "skeeg.strategies",
+    "WeightedBCE": "skeeg.strategies",
+    "Focal": "skeeg.strategies",
+    "SaSu": "skeeg.strategies",
+    "AllNegatives": "skeeg.strategies",
+    "BalancedNegatives": "skeeg.strategies",
+    "SufficientNegatives": "skeeg.strategies",
+    "IncNeg": "skeeg.strategies",
 }
 
 __all__ = ["__version__", *_LAZY]

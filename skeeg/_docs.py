@@ -22,6 +22,58 @@ n_channels_in_ : int
     Channels seen in ``fit``.
 n_times_in_ : int
     Time samples per window seen in ``fit``.""",
+    # The training parameters of every deep classifier (skeeg.base).
+    "deep_training_params": """max_epochs : int, default=30
+    Training epochs.
+batch_size : int, default=256
+    Windows per mini-batch (training and inference).
+lr : float, default=0.01
+    Learning rate.
+optimizer : {"sgd", "adam", "adamw"} or torch.optim.Optimizer class, default="sgd"
+    "sgd" adds momentum 0.9 and weight decay 1e-4
+    (:data:`skeeg.training.OPTIMIZERS`).
+optimizer_params : dict or None, default=None
+    Keyword arguments of the optimizer; they override the defaults above.
+lr_schedule : {"linear", None}, default="linear"
+    "linear" decays the learning rate to ``min_lr`` over ``max_epochs``.
+min_lr : float, default=1e-5
+    Final learning rate of the linear schedule.
+grad_clip : float or None, default=1.0
+    Maximum gradient norm; None disables clipping.
+criterion : torch loss class or instance, default=None
+    Replaces the loss strategy's loss function (its window sampling stays);
+    a class is built with ``criterion_params``. Takes ``(logits, target)``.
+criterion_params : dict or None, default=None
+    Keyword arguments of a ``criterion`` class.
+threshold : float in (0, 1) or "auto", default=0.5
+    Two classes: predict ``classes_[1]`` where its probability is above the
+    threshold. "auto" picks the threshold that maximises the loss strategy's
+    F-beta (:attr:`skeeg.strategies.LossStrategy.target_beta`) on the
+    internal validation split after training. Fitted value: ``threshold_``.
+validation_fraction : float or None, default=0.2
+    Share of the labelled training windows held out to pick the epoch with
+    the best validation F-beta (and to tune ``threshold="auto"``). With
+    ``groups`` the split keeps each group on one side
+    (:class:`~sklearn.model_selection.StratifiedGroupKFold`). None trains on
+    everything and keeps the last epoch.
+patience : int or None, default=None
+    Early stopping after this many epochs without a better validation
+    F-beta; None never stops early.
+random_state : int, RandomState or None, default=None
+    Seeds weight initialisation, dropout, shuffling and window sampling; an
+    int makes CPU training reproducible.
+device : str, default="auto"
+    "auto" picks CUDA when present, else CPU; or any torch device string.
+verbose : int, default=0
+    1 prints a line per epoch, 2 adds a progress bar.""",
+    "deep_fit_attributes": """classes_ : ndarray of shape (n_classes,)
+    Labels seen in ``fit`` (``-1`` excluded where it means unlabelled).
+threshold_ : float
+    Decision threshold on the probability of ``classes_[1]``.
+net_ : skorch.NeuralNet
+    The fitted net; ``net_.history`` holds the per-epoch log.
+device_ : str
+    Device the net was trained on.""",
 }
 
 _PLACEHOLDER = re.compile(r"^([ \t]*)%\((\w+)\)s$", re.MULTILINE)

@@ -1,197 +1,168 @@
-"""The one deep-estimator base of skeeg.
+"""The deep layer of the skeeg classifiers: torch and skorch on top of
+:class:`skeeg.eeg_base.EEGClassifierBase`.
 
-:class:`DeepClassifierBase` validates EEG windows, encodes labels, splits a
-group-aware validation set, and composes a :class:`skorch.NeuralNet` built
-inside ``fit`` (skorch's own classifier is not subclassed: it fails most
-scikit-learn checks, braindecode #172, skorch #521). Subclasses only name their
-torch module and the parameters it takes.
+:class:`DeepClassifierBase` composes a :class:`skorch.NeuralNet` built inside
+``fit`` (skorch's own classifier is not subclassed: it fails most scikit-learn
+checks, braindecode #172, skorch #521). ``fit`` runs through steps a new model
+overrides only where it differs:
+
+1. :meth:`~DeepClassifierBase._build_module` — the torch module (required).
+2. :meth:`~DeepClassifierBase._make_dataset` — the training/validation dataset
+   from ``X``, encoded ``y`` and per-window side inputs (fit parameters such as
+   ``sleep_stage``, routed by scikit-learn's metadata routing).
+3. :meth:`~DeepClassifierBase._training_plan` — criterion, window sampler and
+   callbacks.
+4. :meth:`~DeepClassifierBase._net_class` — the skorch net class, whose
+   ``get_loss`` turns module outputs and dataset targets into the loss.
+
+A module's ``forward`` returns logits, or a tuple whose first element they
+are; ``embed`` returns the embedding (:class:`skeeg.models.base.EEGModule`).
 """
 
 from __future__ import annotations
 
-import inspect
-import math
-from typing import ClassVar
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin
+from sklearn.base import TransformerMixin
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
-from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted, column_or_1d
 from skorch import NeuralNet
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
 from torch import nn
 
-from skeeg._validation import validate_eeg
-from skeeg.training import make_callbacks, make_loss_plan, make_optimizer
-
-#: Prefixes of parameters routed as keyword arguments, as in skorch.
-ROUTED_PREFIXES = ("criterion__", "optimizer__")
-
-#: IncNeg's default base a (a = sqrt(2), b = 2 draws e**2 * n_pos negatives).
-SQRT2 = math.sqrt(2.0)
-
-#: Label of an unlabelled window, in semi-supervised estimators only.
-UNLABELLED = -1
+from skeeg._docs import fill_doc
+from skeeg.eeg_base import UNLABELLED, EEGClassifierBase
+from skeeg.strategies import LossStrategy, resolve_loss
+from skeeg.training import first_output, make_callbacks, make_optimizer
 
 
-class _Net(NeuralNet):
-    """skorch net whose loss squeezes a single binary logit.
-
-    A binary module returns logits of shape (batch, 1); BCE-type criteria take
-    (batch,) logits and float targets.
-    """
-
-    def get_loss(self, y_pred, y_true, X=None, training=False) -> torch.Tensor:
-        y_true = torch.as_tensor(y_true, device=y_pred.device)
-        if y_pred.ndim == 2 and y_pred.shape[1] == 1:
-            return self.criterion_(y_pred[:, 0], y_true.float())
-        return self.criterion_(y_pred, y_true.long())
-
-
-class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
-    """Base of the skeeg deep classifiers (not to be used directly).
+def supervised_loss(criterion: nn.Module, logits: torch.Tensor, y) -> torch.Tensor:
+    """``criterion`` on the labelled windows of a batch.
 
     Parameters
     ----------
-    width : int, default=64
-        Channels inside the network.
-    n_blocks : int or "auto", default="auto"
-        Depth of the network; what a block is depends on the model.
-    max_epochs : int, default=30
-        Training epochs.
-    batch_size : int, default=256
-        Windows per mini-batch (training and inference).
-    lr : float, default=0.01
-        Learning rate.
-    optimizer : {"sgd", "adam", "adamw"} or torch.optim.Optimizer class, default="sgd"
-        "sgd" adds momentum 0.9 and weight decay 1e-4; ``optimizer__*``
-        parameters override these and reach the optimizer.
-    lr_schedule : {"linear", None}, default="linear"
-        "linear" decays the learning rate to ``min_lr`` over ``max_epochs``.
-    min_lr : float, default=1e-5
-        Final learning rate of the linear schedule.
-    grad_clip : float or None, default=1.0
-        Maximum gradient norm; None disables clipping.
-    loss : {"bce", "bbce", "wbce", "ewbce", "focal", "sf", "sasu"}, default="bce"
-        Loss strategy (iEDeaL's ablation names, see :mod:`skeeg.training`).
-        Only "bce" (cross-entropy) is defined for more than two classes.
-    criterion : torch loss class or instance, default=None
-        Replaces the strategy's loss function; a class is built with the
-        ``criterion__*`` parameters. Takes ``(logits, target)``.
-    neg_schedule : {"auto", "all", "balanced", "sufficient", "incneg"}, default="auto"
-        Negative windows per epoch; "auto" is the loss strategy's own.
-    beta : float, default=1.0
-        The F-beta that SaSu targets and that selects the best epoch.
-    gamma_pos, gamma_neg : float, default=0.5
-        SaSu's modulator exponents (0 gives unregularised SaSu).
-    focal_gamma : float, default=2.0
-        Exponent of the focal loss.
-    warmup_epochs : int, default=3
-        BCE warm-up (PreBCE) epochs of the "incneg" schedule.
-    incneg_rate : tuple of (a, b), default=(sqrt(2), 2)
-        IncNeg draws ``ceil(b ** log_a(e)) * n_pos`` negatives at SaSu epoch e.
-    validation_fraction : float or None, default=0.2
-        Share of the training windows held out to pick the epoch with the best
-        validation F-beta. With ``groups`` the split keeps each group on one
-        side (:class:`~sklearn.model_selection.StratifiedGroupKFold`). None
-        trains on everything and keeps the last epoch.
-    patience : int or None, default=None
-        Early stopping after this many epochs without a better validation
-        F-beta; None never stops early.
-    random_state : int, RandomState or None, default=None
-        Seeds weight initialisation, dropout, shuffling and window sampling;
-        an int makes CPU training reproducible.
-    device : str, default="auto"
-        "auto" picks CUDA when present, else CPU; or any torch device string.
-    verbose : int, default=0
-        1 prints a line per epoch, 2 adds a progress bar.
+    criterion : nn.Module
+        Takes ``(logits, target)``: binary losses get logits of shape
+        (batch,) and float 0/1 targets, multi-class ones (batch, n_classes)
+        and class indices.
+    logits : Tensor of shape (batch, n_outputs)
+    y : Tensor of shape (batch,)
+        Class indices; ``-1`` (unlabelled) windows are left out.
+
+    Returns
+    -------
+    loss : Tensor
+        A scalar; 0 (still attached to the graph) when no window is labelled.
+    """
+    y = torch.as_tensor(y, device=logits.device)
+    labelled = y != UNLABELLED
+    if not bool(labelled.all()):
+        if not bool(labelled.any()):
+            return logits.sum() * 0.0
+        logits, y = logits[labelled], y[labelled]
+    if logits.shape[1] == 1:
+        return criterion(logits[:, 0], y.float())
+    return criterion(logits, y.long())
+
+
+class SkeegNet(NeuralNet):
+    """The skorch net of the skeeg classifiers: supervised loss on the logits.
+
+    Override :meth:`get_loss` to add terms that use other module outputs
+    (``y_pred`` is whatever ``forward`` returns), other dataset targets
+    (``y_true`` is what :meth:`DeepClassifierBase._make_dataset` put there) or
+    the inputs ``X``.
     """
 
-    #: Estimators that treat label -1 as "unlabelled" set this to True.
-    _semi_supervised: ClassVar[bool] = False
-    #: Parameters of the subclass that reach its module, with their defaults.
-    _module_params: ClassVar[dict] = {}
-    #: Defaults of base parameters that the subclass changes.
-    _default_overrides: ClassVar[dict] = {}
+    def get_loss(self, y_pred, y_true, X=None, training=False) -> torch.Tensor:
+        return supervised_loss(self.criterion_, first_output(y_pred), y_true)
+
+
+@dataclass
+class TrainingPlan:
+    """What one fit trains with.
+
+    Attributes
+    ----------
+    criterion : nn.Module
+        The skorch criterion.
+    sampler : torch.utils.data.Sampler or None
+        Windows of each epoch; None: all, shuffled.
+    callbacks : list of (name, Callback)
+    """
+
+    criterion: nn.Module
+    sampler: torch.utils.data.Sampler | None
+    callbacks: list
+
+
+@fill_doc
+class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
+    """Base of the skeeg deep classifiers (not to be used directly).
+
+    Subclasses write an explicit ``__init__`` (every parameter by name, the
+    shared ones passed to this one) and :meth:`_build_module`; see
+    ``docs/estimators.md`` for a complete example.
+
+    Parameters
+    ----------
+    width : int
+        Channels inside the network.
+    n_blocks : int or "auto"
+        Depth of the network; what a block is depends on the model.
+    loss : str or LossStrategy
+        A name of :data:`skeeg.strategies.LOSS_SHORTCUTS` or a strategy
+        object such as ``SaSu(beta=2)``.
+    %(deep_training_params)s
+    """
 
     def __init__(
         self,
         *,
-        width=64,
-        n_blocks="auto",
-        max_epochs=30,
-        batch_size=256,
-        lr=0.01,
-        optimizer="sgd",
-        lr_schedule="linear",
-        min_lr=1e-5,
-        grad_clip=1.0,
-        loss="bce",
-        criterion=None,
-        neg_schedule="auto",
-        beta=1.0,
-        gamma_pos=0.5,
-        gamma_neg=0.5,
-        focal_gamma=2.0,
-        warmup_epochs=3,
-        incneg_rate=(SQRT2, 2.0),
-        validation_fraction=0.2,
-        patience=None,
-        random_state=None,
-        device="auto",
-        verbose=0,
-        **routed,
+        width,
+        n_blocks,
+        loss,
+        max_epochs,
+        batch_size,
+        lr,
+        optimizer,
+        optimizer_params,
+        lr_schedule,
+        min_lr,
+        grad_clip,
+        criterion,
+        criterion_params,
+        threshold,
+        validation_fraction,
+        patience,
+        random_state,
+        device,
+        verbose,
     ):
-        params = dict(locals())
-        del params["self"], params["routed"]
-        for name, value in params.items():
-            setattr(self, name, value)
-        self._set_routed(routed)
+        self.width = width
+        self.n_blocks = n_blocks
+        self.loss = loss
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.optimizer_params = optimizer_params
+        self.lr_schedule = lr_schedule
+        self.min_lr = min_lr
+        self.grad_clip = grad_clip
+        self.criterion = criterion
+        self.criterion_params = criterion_params
+        self.threshold = threshold
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
 
-    def __init_subclass__(cls, **kwargs):
-        # scikit-learn reads an estimator's parameters from the signature of
-        # its __init__. Rather than repeat the ~25 base parameters in every
-        # subclass, build the subclass's __init__ from the base signature, the
-        # subclass's default overrides and its module parameters.
-        super().__init_subclass__(**kwargs)
-        if "__init__" not in cls.__dict__:
-            cls.__init__ = _compose_init(cls)
-
-    # -- parameters -------------------------------------------------------
-    def _set_routed(self, routed: dict) -> None:
-        for key, value in routed.items():
-            if not key.startswith(ROUTED_PREFIXES):
-                raise TypeError(
-                    f"{type(self).__name__} got an unexpected keyword argument "
-                    f"{key!r}; routed parameters start with {ROUTED_PREFIXES}."
-                )
-            setattr(self, key, value)
-
-    def get_params(self, deep: bool = True) -> dict:
-        params = super().get_params(deep=deep)
-        params.update(
-            {k: v for k, v in vars(self).items() if k.startswith(ROUTED_PREFIXES)}
-        )
-        return params
-
-    def set_params(self, **params) -> DeepClassifierBase:
-        routed = {k: v for k, v in params.items() if k.startswith(ROUTED_PREFIXES)}
-        self._set_routed(routed)
-        return super().set_params(
-            **{k: v for k, v in params.items() if k not in routed}
-        )
-
-    def _routed(self, prefix: str) -> dict:
-        return {
-            k[len(prefix) :]: v for k, v in vars(self).items() if k.startswith(prefix)
-        }
-
-    # -- hooks for subclasses ---------------------------------------------
+    # -- steps a subclass overrides -------------------------------------------
     def _min_n_times(self) -> int:
         """Shortest window the module can take, in samples."""
         return 1
@@ -200,7 +171,52 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         """The torch module; ``forward`` gives logits, ``embed`` the features."""
         raise NotImplementedError
 
-    # -- fit ----------------------------------------------------------------
+    def _make_dataset(self, X: np.ndarray, y: np.ndarray, **side) -> Dataset:
+        """The dataset of training (or validation) windows.
+
+        Parameters
+        ----------
+        X : ndarray of float32, shape (n_windows, n_channels, n_times)
+        y : ndarray of int64, shape (n_windows,)
+            Class indices, ``-1`` for unlabelled windows.
+        **side : ndarray of shape (n_windows, ...) or None
+            The per-window fit inputs of :meth:`_fit`, already sliced like
+            ``X``. The default ignores them: they reach the module or the
+            loss only when a subclass puts them here.
+        """
+        # Tensors once, so batches are sliced from memory without per-item
+        # numpy conversion (skorch #322).
+        return Dataset(torch.from_numpy(X), torch.from_numpy(y))
+
+    def _training_plan(
+        self, loss: LossStrategy, y: np.ndarray, *, seed: int, validation: bool
+    ) -> TrainingPlan:
+        """Criterion, window sampler and callbacks for training targets ``y``."""
+        criterion = self.criterion
+        if isinstance(criterion, type):
+            criterion = criterion(**(self.criterion_params or {}))
+        plan = loss.plan(
+            y, n_classes=len(self.classes_), criterion=criterion, random_state=seed
+        )
+        callbacks = make_callbacks(
+            max_epochs=self.max_epochs,
+            lr=self.lr,
+            lr_schedule=self.lr_schedule,
+            min_lr=self.min_lr,
+            grad_clip=self.grad_clip,
+            select_on_validation=validation,
+            beta=loss.target_beta,
+            patience=self.patience,
+            curriculum=plan.sampler is not None or hasattr(plan.criterion, "set_epoch"),
+            verbose=self.verbose,
+        )
+        return TrainingPlan(plan.criterion, plan.sampler, callbacks)
+
+    def _net_class(self) -> type[NeuralNet]:
+        """The skorch net class; its ``get_loss`` computes the training loss."""
+        return SkeegNet
+
+    # -- fit --------------------------------------------------------------------
     def fit(self, X, y, groups=None) -> DeepClassifierBase:
         """Train on EEG windows.
 
@@ -219,14 +235,18 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         -------
         self
         """
-        X, _ = validate_eeg(
-            self, X, reset=True, dtype=np.float32, min_times=self._min_n_times()
+        return self._fit(X, y, groups=groups)
+
+    def _fit(self, X, y, groups=None, **side) -> DeepClassifierBase:
+        """``fit`` with per-window side inputs (a subclass's extra fit parameters)."""
+        X, y_enc, groups, side = self._validate_fit_data(
+            X, y, groups, dtype=np.float32, min_times=self._min_n_times(), **side
         )
-        y_enc = self._encode_labels(y, len(X))
-        groups = self._check_groups(groups, len(X))
         self._check_params()
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(np.iinfo(np.int32).max))
+        loss = resolve_loss(self.loss)
+        seed = int(
+            check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
+        )
         self.device_ = _resolve_device(self.device)
         n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
         train, valid = self._split(y_enc, groups, seed)
@@ -239,44 +259,26 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
             module = self._build_module(
                 self.n_channels_in_, self.n_times_in_, n_outputs
             )
-            self.net_ = self._make_net(module, y_enc[train], valid, X, y_enc, seed)
-            self.net_.fit(_dataset(X[train], y_enc[train]), y=None)
+            plan = self._training_plan(
+                loss, y_enc[train], seed=seed, validation=valid is not None
+            )
+            valid_ds = None
+            if valid is not None:
+                valid_ds = self._make_dataset(
+                    X[valid], y_enc[valid], **_take(side, valid)
+                )
+            self.net_ = self._make_net(module, plan, valid_ds)
+            self.net_.fit(
+                self._make_dataset(X[train], y_enc[train], **_take(side, train)),
+                y=None,
+            )
+        y_valid = proba_valid = None
+        if self.threshold == "auto":
+            y_valid = y_enc[valid]
+            logits = self._forward_logits(torch.from_numpy(X[valid]))
+            proba_valid = self._proba(logits)[:, 1]
+        self._fit_threshold(y_valid, proba_valid, beta=loss.target_beta)
         return self
-
-    def _encode_labels(self, y, n_windows: int) -> np.ndarray:
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, "
-                "but the target y is None."
-            )
-        y = column_or_1d(y, warn=True)
-        if len(y) != n_windows:
-            raise ValueError(f"y has {len(y)} entries, but X has {n_windows} windows.")
-        check_classification_targets(y)
-        labelled = np.ones(len(y), dtype=bool)
-        if self._semi_supervised:
-            labelled = ~_is_unlabelled(y)
-        encoder = LabelEncoder().fit(y[labelled])
-        self.classes_ = encoder.classes_
-        if len(self.classes_) < 2:
-            raise ValueError(
-                f"y has {len(self.classes_)} class(es) {list(self.classes_)}, but "
-                f"{type(self).__name__} needs at least 2 classes."
-            )
-        y_enc = np.full(len(y), UNLABELLED, dtype=np.int64)
-        y_enc[labelled] = encoder.transform(y[labelled])
-        return y_enc
-
-    @staticmethod
-    def _check_groups(groups, n_windows: int):
-        if groups is None:
-            return None
-        groups = column_or_1d(groups)
-        if len(groups) != n_windows:
-            raise ValueError(
-                f"groups has {len(groups)} entries, but X has {n_windows} windows."
-            )
-        return groups
 
     def _check_params(self) -> None:
         for name in ("max_epochs", "batch_size", "width"):
@@ -288,10 +290,6 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         ):
             raise ValueError(
                 f"n_blocks must be 'auto' or an int >= 1, got {self.n_blocks!r}."
-            )
-        if not _is_int(self.warmup_epochs) or self.warmup_epochs < 0:
-            raise ValueError(
-                f"warmup_epochs must be an int >= 0, got {self.warmup_epochs!r}."
             )
         if self.patience is not None and not (
             _is_int(self.patience) and self.patience >= 1
@@ -306,9 +304,22 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
             raise ValueError(
                 f"validation_fraction must be None or a float in (0, 1), got {vf!r}."
             )
+        for name in ("optimizer_params", "criterion_params"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, dict):
+                raise TypeError(f"{name} must be a dict or None, got {value!r}.")
+        self._check_threshold()
+        if self.threshold == "auto" and vf is None:
+            raise ValueError(
+                "threshold='auto' tunes the threshold on the internal validation "
+                "split; set validation_fraction to a float in (0, 1)."
+            )
 
     def _split(self, y_enc: np.ndarray, groups, seed: int):
-        """Train and validation indices; validation is None when not used."""
+        """Train and validation indices; validation is None when not used.
+
+        Validation holds labelled windows only; unlabelled ones all train.
+        """
         all_idx = np.arange(len(y_enc))
         if self.validation_fraction is None:
             return all_idx, None
@@ -341,56 +352,24 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
             )
         return np.setdiff1d(all_idx, valid), valid
 
-    def _make_net(self, module, y_train, valid, X, y_enc, seed) -> NeuralNet:
-        plan = make_loss_plan(
-            y_train,
-            n_classes=len(self.classes_),
-            loss=self.loss,
-            criterion=self.criterion,
-            criterion_kwargs=self._routed("criterion__"),
-            neg_schedule=self.neg_schedule,
-            beta=self.beta,
-            gamma_pos=self.gamma_pos,
-            gamma_neg=self.gamma_neg,
-            focal_gamma=self.focal_gamma,
-            warmup_epochs=self.warmup_epochs,
-            incneg_rate=self.incneg_rate,
-            random_state=seed,
-        )
+    def _make_net(self, module, plan: TrainingPlan, valid_ds) -> NeuralNet:
         optimizer, optimizer_kwargs = make_optimizer(
-            self.optimizer, self._routed("optimizer__")
-        )
-        callbacks = make_callbacks(
-            max_epochs=self.max_epochs,
-            lr=self.lr,
-            lr_schedule=self.lr_schedule,
-            min_lr=self.min_lr,
-            grad_clip=self.grad_clip,
-            select_on_validation=valid is not None,
-            beta=self.beta,
-            patience=self.patience,
-            curriculum=plan.sampler is not None,
-            verbose=self.verbose,
+            self.optimizer, self.optimizer_params or {}
         )
         iterator = (
             {"iterator_train__sampler": plan.sampler, "iterator_train__shuffle": False}
             if plan.sampler is not None
             else {"iterator_train__shuffle": True}
         )
-        train_split = (
-            None
-            if valid is None
-            else predefined_split(_dataset(X[valid], y_enc[valid]))
-        )
-        return _Net(
+        return self._net_class()(
             module=module,
             criterion=plan.criterion,
             optimizer=optimizer,
             lr=self.lr,
             max_epochs=self.max_epochs,
             batch_size=self.batch_size,
-            train_split=train_split,
-            callbacks=callbacks,
+            train_split=None if valid_ds is None else predefined_split(valid_ds),
+            callbacks=plan.callbacks,
             device=self.device_,
             verbose=self.verbose,
             **iterator,
@@ -398,11 +377,6 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
         )
 
     # -- inference ------------------------------------------------------------
-    def _check_X(self, X) -> torch.Tensor:
-        check_is_fitted(self)
-        X, _ = validate_eeg(self, X, reset=False, dtype=np.float32)
-        return torch.from_numpy(X)
-
     def _batches(self, fn, X: torch.Tensor) -> np.ndarray:
         """Apply ``fn`` to batches of ``X`` in eval mode; results go to the CPU
         batch by batch so a large X never piles up on the GPU (skorch #145)."""
@@ -418,33 +392,43 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
                 out.append(fn(batch).cpu())
         return torch.cat(out).double().numpy()
 
-    def decision_function(self, X) -> np.ndarray:
-        """Logits: shape (n_windows,) for two classes (positive = ``classes_[1]``),
-        (n_windows, n_classes) otherwise."""
-        X = self._check_X(X)
-        logits = self._batches(self.net_.module_, X)
-        return logits[:, 0] if logits.shape[1] == 1 else logits
+    def _forward_logits(self, X: torch.Tensor) -> np.ndarray:
+        module = self.net_.module_
+        return self._batches(lambda x: first_output(module(x)), X)
 
-    def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, shape (n_windows, n_classes), as ``classes_``."""
-        logits = self.decision_function(X)
-        if logits.ndim == 1:
-            p = 1.0 / (1.0 + np.exp(-logits))
+    @staticmethod
+    def _proba(logits: np.ndarray) -> np.ndarray:
+        if logits.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
             return np.column_stack([1.0 - p, p])
         logits = logits - logits.max(axis=1, keepdims=True)
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted labels, shape (n_windows,), values from ``classes_``."""
-        logits = self.decision_function(X)
-        idx = (logits > 0).astype(int) if logits.ndim == 1 else logits.argmax(axis=1)
-        return self.classes_[idx]
+    def _logits(self, X) -> np.ndarray:
+        X = self._validate_predict_X(X, dtype=np.float32)
+        return self._forward_logits(torch.from_numpy(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        """Confidence scores; positive where :meth:`predict` gives ``classes_[1]``.
+
+        Two classes: the logit of ``classes_[1]`` minus the logit of
+        ``threshold_``, shape (n_windows,) (raw logits at the default 0.5).
+        More classes: logits, shape (n_windows, n_classes).
+        """
+        logits = self._logits(X)
+        if logits.shape[1] > 1:
+            return logits
+        return logits[:, 0] - np.log(self.threshold_ / (1.0 - self.threshold_))
+
+    def predict_proba(self, X) -> np.ndarray:
+        """Class probabilities, shape (n_windows, n_classes), as ``classes_``."""
+        return self._proba(self._logits(X))
 
     def transform(self, X) -> np.ndarray:
         """The embedding the head sees, shape (n_windows, embedding_dim)."""
-        X = self._check_X(X)
-        return self._batches(self.net_.module_.embed, X)
+        X = self._validate_predict_X(X, dtype=np.float32)
+        return self._batches(self.net_.module_.embed, torch.from_numpy(X))
 
     def fit_transform(self, X, y=None, groups=None) -> np.ndarray:
         """Fit, then return the embedding of ``X``."""
@@ -452,8 +436,10 @@ class DeepClassifierBase(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.three_d_array = True
-        tags.target_tags.required = True
+        try:
+            tags.classifier_tags.multi_class = not resolve_loss(self.loss).binary_only
+        except (TypeError, ValueError):
+            pass  # fit reports a bad loss with its own message
         return tags
 
 
@@ -461,16 +447,8 @@ def _is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def _dataset(X: np.ndarray, y: np.ndarray) -> Dataset:
-    # Tensors once, so batches are sliced from memory without per-item numpy
-    # conversion (skorch #322).
-    return Dataset(torch.from_numpy(X), torch.from_numpy(y))
-
-
-def _is_unlabelled(y: np.ndarray) -> np.ndarray:
-    if y.dtype.kind in "iuf":
-        return y == UNLABELLED
-    return np.array([str(v) == str(UNLABELLED) for v in y])
+def _take(side: dict, idx: np.ndarray) -> dict:
+    return {k: None if v is None else v[idx] for k, v in side.items()}
 
 
 def _resolve_device(device) -> str:
@@ -484,38 +462,3 @@ def _resolve_device(device) -> str:
             f"'cuda:0', got {device!r}."
         ) from exc
     return str(device)
-
-
-def _compose_init(cls):
-    """An ``__init__`` for ``cls`` with the base parameters, ``cls``'s default
-    overrides and its module parameters, and a real signature for sklearn."""
-    base = inspect.signature(DeepClassifierBase.__init__).parameters
-    defaults = {
-        name: p.default
-        for name, p in base.items()
-        if p.kind is inspect.Parameter.KEYWORD_ONLY
-    }
-    unknown = set(cls._default_overrides) - set(defaults)
-    if unknown:
-        raise TypeError(f"{cls.__name__}._default_overrides names unknown {unknown}.")
-    defaults.update(cls._default_overrides)
-    defaults.update(cls._module_params)
-
-    def __init__(self, **params):
-        routed = {k: v for k, v in params.items() if k not in defaults}
-        for name, default in defaults.items():
-            setattr(self, name, params.get(name, default))
-        self._set_routed(routed)
-
-    __init__.__signature__ = inspect.Signature(
-        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-        + [
-            inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=d)
-            for n, d in defaults.items()
-        ]
-    )
-    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-    __init__.__doc__ = (
-        f"Store the parameters of {cls.__name__} (see the class docstring)."
-    )
-    return __init__

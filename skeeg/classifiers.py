@@ -1,29 +1,32 @@
 """The skeeg deep classifiers for IED detection: a module and its defaults each.
 
-Every class here is a :class:`skeeg.base.DeepClassifierBase`; its parameters
-are the base's (see there) plus the module parameters listed in its docstring.
+Every class here is a :class:`skeeg.base.DeepClassifierBase` with an explicit
+``__init__``; the training parameters they share are documented once
+(``skeeg._docs``) and filled into each docstring.
 """
 
 from __future__ import annotations
 
 from torch import nn
 
+from skeeg._docs import fill_doc
 from skeeg.base import DeepClassifierBase
 from skeeg.models.inception import InceptionTime
 from skeeg.models.resnet1d import ResNet1D
 from skeeg.models.sc import SCNet
 
 
+@fill_doc
 class SCClassifier(DeepClassifierBase):
     """Seanet Classifier (SC) of iEDeaL for IED detection on raw EEG windows.
 
-    A dilated full pre-activation residual CNN (method-specs §2). With
-    ``loss="sasu"`` (the default) it trains as iEDeaL: SaSu, a surrogate of
-    F-beta, after ``warmup_epochs`` of BCE (PreBCE) with an increasing number
-    of negatives per epoch (IncNeg). All parameters of
-    :class:`~skeeg.base.DeepClassifierBase` apply; the defaults follow the
-    paper's recipe (SGD, momentum 0.9, lr 0.01 decayed linearly to 1e-5,
-    gradient clipping at norm 1, batch 256, best epoch by validation F-beta).
+    A dilated full pre-activation residual CNN (method-specs §2). With the
+    default ``loss="sasu"`` it trains as iEDeaL: SaSu, a surrogate of F-beta,
+    after a BCE warm-up (PreBCE) with an increasing number of negatives per
+    epoch (IncNeg); see :class:`skeeg.strategies.SaSu`. The other defaults
+    follow the paper's recipe (SGD, momentum 0.9, lr 0.01 decayed linearly to
+    1e-5, gradient clipping at norm 1, batch 256, best epoch by validation
+    F-beta).
 
     Parameters
     ----------
@@ -31,28 +34,27 @@ class SCClassifier(DeepClassifierBase):
         Channels inside the network.
     n_blocks : int or "auto", default="auto"
         Residual blocks, block ``i`` with dilation ``2**i``; "auto" is the
-        smallest count whose receptive field ``3 + 4 * (2**n_blocks - 1)``
+        smallest count >= 1 whose receptive field ``3 + 4 * (2**n_blocks - 1)``
         covers the window (768 samples -> 8 blocks).
     dropout : float, default=0.2
         Dropout before the linear head.
-    norm : {"layer", "group", "batch", "none"}, default="layer"
-        Normalisation inside the blocks; "layer" normalises each sample over
-        time (never BatchNorm by default: imbalanced batches destabilise it).
-    loss : str, default="sasu"
-        Loss strategy, see :data:`skeeg.training.LOSS_STRATEGIES`; only "bce"
-        works for more than two classes.
-    **base parameters
-        See :class:`~skeeg.base.DeepClassifierBase`.
+    norm : {"instance", "layer", "batch", "none"}, default="instance"
+        Normalisation inside the blocks (:func:`skeeg.models.norm.make_norm`);
+        "instance" normalises each channel of each window over time, as the
+        authors' code does.
+    loss : str or LossStrategy, default="sasu"
+        A name of :data:`skeeg.strategies.LOSS_SHORTCUTS` ("bce", "bbce",
+        "wbce", "ewbce", "focal", "sf", "sasu") or a strategy object such as
+        ``SaSu(beta=2)``, whose settings nest (``loss__beta``). Only BCE is
+        defined for more than two classes.
+    %(deep_training_params)s
 
     Attributes
     ----------
-    classes_ : ndarray of shape (n_classes,)
-    n_channels_in_ : int
-    n_times_in_ : int
+    %(deep_fit_attributes)s
+    %(eeg_fit_attributes)s
     n_blocks_ : int
         Residual blocks of the fitted network.
-    net_ : skorch.NeuralNet
-        The fitted net; ``net_.history`` holds the per-epoch log.
 
     Examples
     --------
@@ -61,8 +63,54 @@ class SCClassifier(DeepClassifierBase):
     >>> clf.fit(X, y, groups=subjects).predict_proba(X)  # doctest: +SKIP
     """
 
-    _module_params = {"dropout": 0.2, "norm": "layer"}
-    _default_overrides = {"loss": "sasu"}
+    def __init__(
+        self,
+        *,
+        width=64,
+        n_blocks="auto",
+        dropout=0.2,
+        norm="instance",
+        loss="sasu",
+        max_epochs=30,
+        batch_size=256,
+        lr=0.01,
+        optimizer="sgd",
+        optimizer_params=None,
+        lr_schedule="linear",
+        min_lr=1e-5,
+        grad_clip=1.0,
+        criterion=None,
+        criterion_params=None,
+        threshold=0.5,
+        validation_fraction=0.2,
+        patience=None,
+        random_state=None,
+        device="auto",
+        verbose=0,
+    ):
+        super().__init__(
+            width=width,
+            n_blocks=n_blocks,
+            loss=loss,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            optimizer_params=optimizer_params,
+            lr_schedule=lr_schedule,
+            min_lr=min_lr,
+            grad_clip=grad_clip,
+            criterion=criterion,
+            criterion_params=criterion_params,
+            threshold=threshold,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+        )
+        self.dropout = dropout
+        self.norm = norm
 
     def _min_n_times(self) -> int:
         # Per-sample normalisation over time needs two or more samples.
@@ -82,6 +130,7 @@ class SCClassifier(DeepClassifierBase):
         return module
 
 
+@fill_doc
 class ResNet1DClassifier(DeepClassifierBase):
     """1-D ResNet-18 baseline of the iEDeaL comparison (method-specs §8).
 
@@ -91,13 +140,65 @@ class ResNet1DClassifier(DeepClassifierBase):
         Filters of the first stage (doubling per stage).
     n_blocks : int or "auto", default="auto"
         Residual blocks per stage; "auto" is 2 (ResNet-18).
-    norm : {"layer", "group", "batch", "none"}, default="layer"
-        "none" is the paper's setting (BatchNorm removed).
-    **base parameters
-        See :class:`~skeeg.base.DeepClassifierBase`; ``loss`` defaults to "bce".
+    norm : {"instance", "layer", "batch", "none"}, default="none"
+        The paper's setting: BatchNorm removed, because imbalanced
+        mini-batches destabilise it (see :func:`skeeg.models.norm.make_norm`).
+    loss : str or LossStrategy, default="bce"
+        See :class:`SCClassifier`.
+    %(deep_training_params)s
+
+    Attributes
+    ----------
+    %(deep_fit_attributes)s
+    %(eeg_fit_attributes)s
     """
 
-    _module_params = {"norm": "layer"}
+    def __init__(
+        self,
+        *,
+        width=64,
+        n_blocks="auto",
+        norm="none",
+        loss="bce",
+        max_epochs=30,
+        batch_size=256,
+        lr=0.01,
+        optimizer="sgd",
+        optimizer_params=None,
+        lr_schedule="linear",
+        min_lr=1e-5,
+        grad_clip=1.0,
+        criterion=None,
+        criterion_params=None,
+        threshold=0.5,
+        validation_fraction=0.2,
+        patience=None,
+        random_state=None,
+        device="auto",
+        verbose=0,
+    ):
+        super().__init__(
+            width=width,
+            n_blocks=n_blocks,
+            loss=loss,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            optimizer_params=optimizer_params,
+            lr_schedule=lr_schedule,
+            min_lr=min_lr,
+            grad_clip=grad_clip,
+            criterion=criterion,
+            criterion_params=criterion_params,
+            threshold=threshold,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+        )
+        self.norm = norm
 
     def _min_n_times(self) -> int:
         return ResNet1D.min_n_times(norm=self.norm)
@@ -109,6 +210,7 @@ class ResNet1DClassifier(DeepClassifierBase):
         )
 
 
+@fill_doc
 class InceptionTimeClassifier(DeepClassifierBase):
     """InceptionTime baseline (Ismail Fawaz et al. 2020; method-specs §8).
 
@@ -118,14 +220,65 @@ class InceptionTimeClassifier(DeepClassifierBase):
         Filters per inception branch (4 branches).
     n_blocks : int or "auto", default="auto"
         Inception modules; "auto" is 6, residual every 3.
-    norm : {"layer", "group", "batch", "none"}, default="layer"
-        "none" is the paper's setting (BatchNorm removed).
-    **base parameters
-        See :class:`~skeeg.base.DeepClassifierBase`; ``loss`` defaults to "bce".
+    norm : {"instance", "layer", "batch", "none"}, default="none"
+        The paper's setting: BatchNorm removed, because imbalanced
+        mini-batches destabilise it (see :func:`skeeg.models.norm.make_norm`).
+    loss : str or LossStrategy, default="bce"
+        See :class:`SCClassifier`.
+    %(deep_training_params)s
+
+    Attributes
+    ----------
+    %(deep_fit_attributes)s
+    %(eeg_fit_attributes)s
     """
 
-    _module_params = {"norm": "layer"}
-    _default_overrides = {"width": 32}
+    def __init__(
+        self,
+        *,
+        width=32,
+        n_blocks="auto",
+        norm="none",
+        loss="bce",
+        max_epochs=30,
+        batch_size=256,
+        lr=0.01,
+        optimizer="sgd",
+        optimizer_params=None,
+        lr_schedule="linear",
+        min_lr=1e-5,
+        grad_clip=1.0,
+        criterion=None,
+        criterion_params=None,
+        threshold=0.5,
+        validation_fraction=0.2,
+        patience=None,
+        random_state=None,
+        device="auto",
+        verbose=0,
+    ):
+        super().__init__(
+            width=width,
+            n_blocks=n_blocks,
+            loss=loss,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            optimizer_params=optimizer_params,
+            lr_schedule=lr_schedule,
+            min_lr=min_lr,
+            grad_clip=grad_clip,
+            criterion=criterion,
+            criterion_params=criterion_params,
+            threshold=threshold,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+        )
+        self.norm = norm
 
     def _min_n_times(self) -> int:
         return InceptionTime.min_n_times(norm=self.norm)

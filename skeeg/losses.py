@@ -23,6 +23,17 @@ float32). Probability modulators are ``p**gamma = exp(gamma * log p)`` with
 INFERRED (the paper is silent): ``FocalLoss(alpha=a)`` weighs positives by ``a``
 and negatives by ``1 - a`` (Lin et al. 2017); :class:`BCELoss` exists so that the
 warm-up loss accepts the same ``(logits, target)`` shapes and dtypes as the rest.
+
+In plain skorch, skorch infers its predict non-linearity from the criterion's
+type and applies sigmoid only for :class:`torch.nn.BCEWithLogitsLoss`; with these
+losses ``predict_proba`` would return raw logits and ``predict`` would fail. Pass
+:func:`sigmoid_proba` as ``predict_nonlinearity`` (``n_pos``/``n_neg`` counted on
+the whole training set)::
+
+    net = NeuralNetBinaryClassifier(module, criterion=SaSuLoss,
+        criterion__n_pos=int((y == 1).sum()), criterion__n_neg=int((y == 0).sum()),
+        predict_nonlinearity=sigmoid_proba)
+    net.fit(X, y).predict_proba(X)  # shape (n_samples, 2): [1 - p, p]
 """
 
 from __future__ import annotations
@@ -34,7 +45,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["BCELoss", "FocalLoss", "SaSuLoss", "WarmupLoss", "WeightedBCELoss"]
+__all__ = [
+    "BCELoss",
+    "FocalLoss",
+    "SaSuLoss",
+    "WarmupLoss",
+    "WeightedBCELoss",
+    "sigmoid_proba",
+]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -418,3 +436,51 @@ class WarmupLoss(nn.Module):
         """The selected loss of a batch."""
         active = self.warmup_loss if self.in_warmup else self.loss
         return active(logits, target)
+
+
+def sigmoid_proba(logits: Tensor) -> Tensor:
+    """Two-column probabilities ``[1 - p, p]`` from binary logits.
+
+    The ``predict_nonlinearity`` to give :class:`skorch.NeuralNetBinaryClassifier`
+    (or :class:`skorch.NeuralNet`) when its criterion is one of the losses of
+    this module. skorch only recognises :class:`torch.nn.BCEWithLogitsLoss`, so
+    with any other criterion it leaves the logits untouched: the binary
+    classifier's ``predict_proba`` returns them as a 1-D array and its
+    ``predict``, which reads column 1, raises ``IndexError``. A module-level
+    function, so that nets using it pickle.
+
+    Parameters
+    ----------
+    logits : Tensor of shape (batch,) or (batch, 1)
+        Floating-point logits ``z`` of the positive class.
+
+    Returns
+    -------
+    proba : Tensor of shape (batch, 2)
+        ``[1 - p, p]`` per row with ``p = sigmoid(z)``: the probabilities of
+        classes 0 and 1, in the dtype and on the device of ``logits``.
+
+    Raises
+    ------
+    ValueError
+        If ``logits`` is not a floating-point tensor of shape ``(batch,)`` or
+        ``(batch, 1)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> sigmoid_proba(torch.tensor([0.0, 2.0])).shape
+    torch.Size([2, 2])
+    """
+    if not isinstance(logits, Tensor) or not logits.is_floating_point():
+        raise ValueError(
+            "logits must be a floating-point tensor, got "
+            f"{getattr(logits, 'dtype', type(logits).__name__)}."
+        )
+    z = logits.squeeze(1) if logits.ndim == 2 and logits.shape[1] == 1 else logits
+    if z.ndim != 1:
+        raise ValueError(
+            f"logits must have shape (batch,) or (batch, 1), got {tuple(logits.shape)}."
+        )
+    p = torch.sigmoid(z)
+    return torch.stack((1 - p, p), dim=1)

@@ -227,7 +227,8 @@ def incneg_count(
 class NegativeSampler(Sampler):
     """Torch sampler of the training windows of each epoch (iEDeaL curriculum).
 
-    Every epoch keeps all positives and a random subset of negatives, drawn
+    Every epoch keeps all positives, every unlabelled window (``y == -1``,
+    for semi-supervised models) and a random subset of negatives, drawn
     without replacement; the windows are yielded in a shuffled order. The
     epoch is set from outside with :meth:`set_epoch` (see
     :class:`EpochCurriculum`); the sampler never counts epochs itself, so
@@ -249,8 +250,8 @@ class NegativeSampler(Sampler):
     Parameters
     ----------
     y : array-like of shape (n_windows,)
-        Binary training targets, 1 for positive (IED) windows, 0 otherwise.
-        Indices yielded are positions in ``y``.
+        Binary training targets, 1 for positive (IED) windows, 0 otherwise,
+        -1 for unlabelled windows. Indices yielded are positions in ``y``.
     strategy : {"incneg", "all", "balanced", "sufficient"}, default="incneg"
         Which windows each epoch sees.
     warmup_epochs : int, default=3
@@ -286,9 +287,10 @@ class NegativeSampler(Sampler):
         y = np.asarray(y)
         if y.ndim != 1:
             raise ValueError(f"y must be 1-D; got an array of shape {y.shape}.")
-        if not np.isin(y, (0, 1)).all():
+        if not np.isin(y, (0, 1, -1)).all():
             raise ValueError(
-                f"y must be binary with values 0 and 1; got values {np.unique(y)}."
+                "y must be binary with values 0 and 1 (-1: unlabelled); got "
+                f"values {np.unique(y)}."
             )
         if strategy not in _STRATEGIES:
             raise ValueError(
@@ -305,6 +307,7 @@ class NegativeSampler(Sampler):
 
         self._pos = np.flatnonzero(y == 1)
         self._neg = np.flatnonzero(y == 0)
+        self._unlabelled = np.flatnonzero(y == -1)
         if self._pos.size == 0 or self._neg.size == 0:
             raise ValueError(
                 f"y must contain both positives (1) and negatives (0); got "
@@ -370,9 +373,9 @@ class NegativeSampler(Sampler):
 
         Returns
         -------
-        indices : ndarray of shape (n_pos_ + n_negatives,)
-            Positions in ``y``: every positive and the epoch's negatives,
-            shuffled, without repeats.
+        indices : ndarray of shape (n_pos_ + n_negatives + n_unlabelled,)
+            Positions in ``y``: every positive, the epoch's negatives and
+            every unlabelled window, shuffled, without repeats.
         """
         n_negatives = self.n_negatives_for_epoch(epoch)
         if self.strategy == "all":
@@ -387,14 +390,15 @@ class NegativeSampler(Sampler):
         else:
             rng = np.random.default_rng([self._seed, 1, epoch])
             negatives = rng.choice(self._neg, size=n_negatives, replace=False)
-        indices = np.concatenate([self._pos, negatives])
+        indices = np.concatenate([self._pos, negatives, self._unlabelled])
         return np.random.default_rng([self._seed, 2, epoch]).permutation(indices)
 
     def __iter__(self):
         return iter(self.indices_for_epoch(self.epoch_).tolist())
 
     def __len__(self) -> int:
-        return self.n_pos_ + self.n_negatives_for_epoch(self.epoch_)
+        n_labelled = self.n_pos_ + self.n_negatives_for_epoch(self.epoch_)
+        return n_labelled + len(self._unlabelled)
 
 
 class EpochCurriculum(Callback):

@@ -8,11 +8,12 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skeeg import InceptionTimeClassifier, ResNet1DClassifier, SCClassifier
+from skeeg import InceptionTimeClassifier, ResNet1DClassifier, SaSu, SCClassifier
 from skeeg.base import DeepClassifierBase
 from skeeg.preprocessing import (
     BandpassFilter,
@@ -24,6 +25,7 @@ from skeeg.preprocessing import (
     WindowStandardizer,
 )
 from tests.conftest import bump_dataset
+from tests.toy_estimators import ToyAutoencoderClassifier, ToyTwoHeadClassifier
 
 #: Small, fast settings; Adam so a few epochs suffice.
 FAST = dict(
@@ -44,15 +46,22 @@ DEEP_ESTIMATORS = [
 ]
 
 #: scikit-learn's checks feed 2-D arrays of 2-10 columns, i.e. one-channel
-#: windows of 2-10 samples. Per-sample normalisation over time (norm="layer")
-#: maps such a window to +-1 and ResNet's stride-32 trunk needs 33 samples, so
-#: the checks use norm="group" (over channels and time), which keeps them
-#: meaningful. SC's default loss, SaSu, is binary; the checks include
-#: multi-class targets, so SC runs there with loss="bce".
+#: windows of 2-10 samples. Per-sample normalisation over time
+#: (norm="instance") maps such a window to +-1 and ResNet's stride-32 trunk
+#: needs 33 samples, so these instances use norm="layer" (over channels and
+#: time), which keeps the checks meaningful; SC also runs with loss="bce" so
+#: that the multi-class checks run. The default instances follow them, and
+#: the toy estimators of the core's extension points (semi-supervised,
+#: multi-task) run too.
 CHECKED_ESTIMATORS = [
-    SCClassifier(n_blocks=2, loss="bce", norm="group", **FAST),
-    ResNet1DClassifier(n_blocks=1, norm="group", **FAST),
-    InceptionTimeClassifier(n_blocks=3, norm="group", **FAST),
+    SCClassifier(n_blocks=2, loss="bce", norm="layer", **FAST),
+    ResNet1DClassifier(n_blocks=1, norm="layer", **FAST),
+    InceptionTimeClassifier(n_blocks=3, norm="layer", **FAST),
+    SCClassifier(),
+    ResNet1DClassifier(),
+    InceptionTimeClassifier(),
+    ToyAutoencoderClassifier(),
+    ToyTwoHeadClassifier(),
     BandpassFilter(sfreq=100.0, l_freq=5.0, h_freq=20.0, order=1),
     NotchFilter(sfreq=100.0, freq=25.0),
     Resampler(sfreq=100.0, new_sfreq=50.0),
@@ -130,9 +139,43 @@ def _expected_failed_transformer_checks(estimator):
     return failed
 
 
+#: Expected failures of the default instances, beyond the above.
+_EXPECTED_FAILED_DEFAULT = {
+    SCClassifier: {
+        "check_classifiers_train": (
+            "norm='instance' (the paper's per-channel normalisation over time) "
+            "maps a one-channel window of 2 samples to (-1, 1) or (1, -1), so "
+            "the check's 2-feature blobs keep only the sign of x1 - x0"
+        ),
+    },
+    InceptionTimeClassifier: {
+        "check_classifiers_train": (
+            "the paper's SGD recipe (lr 0.01, batch 256) takes one step per "
+            "epoch on the check's 240 windows: 30 steps reach accuracy 0.68 "
+            "on its blobs (0.77 after 100 epochs, 0.94 with Adam); issue #12 "
+            "revisits the defaults"
+        ),
+    },
+}
+
+
+def _is_default(estimator) -> bool:
+    return repr(estimator) == f"{type(estimator).__name__}()"
+
+
 def _expected_failed_checks(estimator):
+    if isinstance(estimator, ToyAutoencoderClassifier):
+        return {
+            **_EXPECTED_FAILED_DEEP,
+            "check_classifiers_classes": (
+                "the check uses -1 as a class label; in a semi-supervised "
+                "estimator -1 marks an unlabelled window (scikit-learn's "
+                "convention)"
+            ),
+        }
     if isinstance(estimator, DeepClassifierBase):
-        return _EXPECTED_FAILED_DEEP
+        default = _EXPECTED_FAILED_DEFAULT.get(type(estimator), {})
+        return {**_EXPECTED_FAILED_DEEP, **(default if _is_default(estimator) else {})}
     return _expected_failed_transformer_checks(estimator)
 
 
@@ -256,12 +299,16 @@ def test_fit_rejects_bad_input(mutate, match, bumps):
         ({"max_epochs": 0}, "max_epochs must be an int >= 1"),
         ({"width": 2.5}, "width must be an int >= 1"),
         ({"n_blocks": 0}, "n_blocks must be 'auto' or an int >= 1"),
-        ({"warmup_epochs": -1}, "warmup_epochs must be an int >= 0"),
+        ({"loss": SaSu(warmup_epochs=-1)}, "SaSu.warmup_epochs must be an int >= 0"),
+        ({"threshold": 1.0}, "threshold must be 'auto' or a float in"),
+        (
+            {"threshold": "auto"},
+            "threshold='auto' tunes the threshold on the internal validation",
+        ),
         ({"patience": 0}, "patience must be None or an int >= 1"),
         ({"lr": -1.0}, "lr must be a float > 0"),
         ({"validation_fraction": 1.5}, "validation_fraction must be None or a float"),
         ({"loss": "hinge"}, "loss must be one of"),
-        ({"neg_schedule": "many"}, "neg_schedule must be one of"),
         ({"optimizer": "rmsprop"}, "optimizer must be one of"),
         ({"device": "gpu"}, "device must be 'auto' or a torch device"),
     ],
@@ -269,6 +316,20 @@ def test_fit_rejects_bad_input(mutate, match, bumps):
 def test_fit_rejects_bad_parameters(params, match, bumps):
     X, y, _ = bumps
     with pytest.raises(ValueError, match=match):
+        SCClassifier(**{**FAST, **params}).fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"loss": SaSu(negatives="incneg")}, "SaSu.negatives must be AllNegatives"),
+        ({"optimizer_params": [("momentum", 0.5)]}, "optimizer_params must be a dict"),
+        ({"optimizer": torch.nn.Linear}, "optimizer must be a name or a torch.optim"),
+    ],
+)
+def test_fit_rejects_parameters_of_the_wrong_type(params, match, bumps):
+    X, y, _ = bumps
+    with pytest.raises(TypeError, match=match):
         SCClassifier(**{**FAST, **params}).fit(X, y)
 
 
@@ -285,7 +346,8 @@ def test_pickle_and_clone_after_fit(estimator, bumps):
     np.testing.assert_array_equal(restored.predict_proba(X), estimator.predict_proba(X))
     fresh = clone(estimator)
     assert not hasattr(fresh, "net_")
-    assert fresh.get_params() == estimator.get_params()
+    # The parameters the registry set, not those fit may have rewritten.
+    assert {k: fresh.get_params()[k] for k in FAST} == FAST
 
 
 def test_random_state_makes_training_reproducible(estimator, bumps):
@@ -308,19 +370,17 @@ def test_fit_does_not_touch_global_torch_rng(bumps):
     np.testing.assert_array_equal(torch.rand(3), expected)
 
 
-def test_routed_criterion_parameters(bumps):
-    import torch
-
+def test_criterion_class_is_built_with_criterion_params(bumps):
     X, y, _ = bumps
     clf = SCClassifier(
         **{**FAST, "loss": "bce"},
         criterion=torch.nn.BCEWithLogitsLoss,
-        criterion__pos_weight=torch.tensor(3.0),
+        criterion_params={"pos_weight": torch.tensor(3.0)},
     )
-    assert clf.get_params()["criterion__pos_weight"] == 3.0
     clf.fit(X, y)
     assert float(clf.net_.criterion_.pos_weight) == 3.0
-    clone(clf).set_params(criterion__pos_weight=torch.tensor(2.0))
+    clf.set_params(criterion_params={"pos_weight": torch.tensor(2.0)}).fit(X, y)
+    assert float(clf.net_.criterion_.pos_weight) == 2.0
 
 
 def test_unknown_keyword_is_a_type_error():
@@ -369,8 +429,10 @@ def test_grid_search_with_groups(bumps):
         scoring="f1",
     )
     search.fit(X, y, groups=groups)
-    assert search.best_params_["width"] in (4, 8)
-    assert search.best_estimator_.n_channels_in_ == 3
+    # The refitted network has the chosen width: set_params reaches the module.
+    best = search.best_estimator_
+    assert best.net_.module_.stem.out_channels == search.best_params_["width"]
+    assert best.n_channels_in_ == 3
 
 
 def test_verbose_prints_progress(bumps, capsys):
@@ -382,10 +444,15 @@ def test_verbose_prints_progress(bumps, capsys):
 
 
 def test_pickle_and_clone_before_fit():
-    clf = SCClassifier(**FAST, criterion__reduction="mean")
-    restored = pickle.loads(pickle.dumps(clf))
-    assert restored.get_params() == clf.get_params()
-    assert clone(clf).get_params() == clf.get_params()
+    clf = SCClassifier(**FAST, loss=SaSu(beta=2.0), criterion_params={"a": 1})
+    for copy in (pickle.loads(pickle.dumps(clf)), clone(clf)):
+        params = copy.get_params()
+        assert {k: params[k] for k in FAST} == FAST
+        assert params["loss__beta"] == 2.0
+        assert params["criterion_params"] == {"a": 1}
+    # Nested strategies are copies: tuning a clone leaves the original alone.
+    clone(clf).set_params(loss__beta=3.0)
+    assert clf.loss.beta == 2.0
 
 
 def test_device_auto_prefers_cuda(monkeypatch):

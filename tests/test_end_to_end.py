@@ -44,9 +44,10 @@ def _sc_pipeline(loss: str, max_epochs: int) -> Pipeline:
 def test_iedeal_pipeline_f1_beats_prevalence_baseline():
     # The README demo's setting: 5 % prevalence, IED-like artefacts in 10 %
     # of the other windows, 5-fold GroupKFold by subject.
-    X, y, groups, _ = make_ied_dataset(
+    data = make_ied_dataset(
         stride_s=0.5, prevalence=0.05, amplitude_snr=(10.0, 15.0), random_state=0
     )
+    X, y, groups = data.X, data.y, data.groups
     proba, _ = grouped_oof_proba(
         _sc_pipeline("sasu", 15), X, y, groups, fit_groups_param="sc__groups"
     )
@@ -59,13 +60,14 @@ def test_iedeal_pipeline_f1_beats_prevalence_baseline():
 def test_sample_to_grouped_cv_beats_prevalence_baseline():
     # Discharges 10-15 times the background's robust std stand out as clearly
     # as textbook spikes do; the generator's default range is subtler.
-    X, y, groups, _ = make_ied_dataset(
+    data = make_ied_dataset(
         stride_s=0.5,
         prevalence=0.1,
         amplitude_snr=(10.0, 15.0),
         hard_negative_fraction=0.0,
         random_state=0,
     )
+    X, y, groups = data.X, data.y, data.groups
     pipe = _sc_pipeline("bce", 10)
     proba, _ = grouped_oof_proba(
         pipe, X, y, groups, n_splits=3, fit_groups_param="sc__groups"

@@ -107,7 +107,9 @@ def test_dreams_native_rate_matches_text_files(shared_data):
     assert data.y.tolist() == [DREAMS_AASM[c] for c in codes]
     assert set(data.groups) == {"excerpt1"}
 
-    spindles = data.spindles
+    spindles = data.events
+    assert list(spindles.columns) == ["excerpt", "scorer", "onset", "duration"]
+    assert (spindles["excerpt"] == 1).all()
     for scorer in (1, 2):
         table = np.loadtxt(path / f"Visual_scoring{scorer}_excerpt1.txt", skiprows=1)
         rows = spindles[spindles["scorer"] == scorer]
@@ -148,3 +150,50 @@ def test_dreams_native_rate_needs_one_rate(shared_data):
     assert data.X.shape == (360, 1, 1000)
     with pytest.raises(ValueError, match="9"):
         load_dreams(path, excerpts=[9])
+
+
+COMMON_FIELDS = {"X", "y", "groups", "metadata", "sfreq", "ch_names"}
+
+
+def _check_bunch_against_X_y(data, result):
+    assert COMMON_FIELDS <= set(data)
+    assert len(data.metadata) == len(data.X) == len(data.y) == len(data.groups)
+    assert isinstance(result, tuple) and len(result) == 2
+    np.testing.assert_array_equal(result[0], data.X)
+    np.testing.assert_array_equal(result[1], data.y)
+
+
+def test_bonn_bunch_fields_and_return_X_y(shared_data):
+    path = _folder(shared_data, "bonn_epilepsy")
+    data = load_bonn(path, sets=["S"], window_s=5.0)
+    _check_bunch_against_X_y(
+        data, load_bonn(path, sets=["S"], window_s=5.0, return_X_y=True)
+    )
+    assert set(data) == COMMON_FIELDS | {"description"}
+
+
+def test_eegmat_bunch_fields_and_return_X_y(shared_data):
+    path = _folder(shared_data, "eegmat")
+    kwargs = {"subjects": [4], "channels": ["EEG Cz", "EEG Pz"]}
+    data = load_eegmat(path, **kwargs)
+    _check_bunch_against_X_y(data, load_eegmat(path, return_X_y=True, **kwargs))
+    assert set(data) == COMMON_FIELDS | {"description"}
+    assert data.ch_names == ["EEG Cz", "EEG Pz"]
+
+
+def test_dreams_bunch_events_hold_every_spindle_scoring(shared_data):
+    path = _folder(shared_data, "dreams_spindles_CC-BY-NC-ND")
+    data = load_dreams(path, excerpts=[7, 1])
+    _check_bunch_against_X_y(data, load_dreams(path, excerpts=[7, 1], return_X_y=True))
+    assert set(data) == COMMON_FIELDS | {"events", "hypnogram", "description"}
+    assert "spindles" not in data
+    # Scorer 1 scored both excerpts, scorer 2 only excerpts 1-6.
+    expected = []
+    for excerpt, scorers in ((7, (1,)), (1, (1, 2))):
+        for scorer in scorers:
+            file = path / f"Visual_scoring{scorer}_excerpt{excerpt}.txt"
+            table = np.loadtxt(file, skiprows=1, ndmin=2)
+            expected += [(excerpt, scorer, *row) for row in table.tolist()]
+    rows = data.events[["excerpt", "scorer", "onset", "duration"]]
+    assert len(rows) == len(expected)
+    np.testing.assert_allclose(rows.to_numpy(dtype=float), np.array(expected))

@@ -121,10 +121,10 @@ def test_norm_kind_selects_layers(model_cls, kwargs):
         return {type(m) for m in model.modules()}
 
     assert nn.BatchNorm1d in layer_types("batch")
-    assert nn.InstanceNorm1d in layer_types("layer")
-    assert nn.GroupNorm in layer_types("group")
+    assert nn.InstanceNorm1d in layer_types("instance")
+    assert nn.GroupNorm in layer_types("layer")
     norm_types = {nn.BatchNorm1d, nn.InstanceNorm1d, nn.GroupNorm}
-    for norm in ("layer", "group", "none"):
+    for norm in ("instance", "layer", "none"):
         assert nn.BatchNorm1d not in layer_types(norm)
     assert not norm_types & layer_types("none")
 
@@ -142,15 +142,17 @@ def test_convolutions_have_bias_only_without_norm(model_cls, kwargs):
 def test_make_norm_kinds():
     assert isinstance(make_norm("batch", 4), nn.BatchNorm1d)
     assert isinstance(make_norm("none", 4), nn.Identity)
-    group = make_norm("group", 4)
-    assert isinstance(group, nn.GroupNorm) and group.num_groups == 1
-    with pytest.raises(ValueError, match="'batch', 'layer', 'group', 'none'"):
-        make_norm("instance", 4)
+    instance = make_norm("instance", 4)
+    assert isinstance(instance, nn.InstanceNorm1d) and instance.affine
+    layer = make_norm("layer", 4)
+    assert isinstance(layer, nn.GroupNorm) and layer.num_groups == 1
+    with pytest.raises(ValueError, match="'batch', 'instance', 'layer', 'none'"):
+        make_norm("group", 4)
 
 
-def test_layer_norm_standardises_each_channel_over_time():
+def test_instance_norm_standardises_each_channel_over_time():
     x = torch.randn(3, 4, 50, dtype=torch.float64) * 5 + 2
-    out = make_norm("layer", 4).double()(x).detach().numpy()
+    out = make_norm("instance", 4).double()(x).detach().numpy()
     xn = x.numpy()
     expected = (xn - xn.mean(-1, keepdims=True)) / np.sqrt(
         xn.var(-1, keepdims=True) + 1e-5
@@ -158,18 +160,42 @@ def test_layer_norm_standardises_each_channel_over_time():
     np.testing.assert_allclose(out, expected, atol=1e-10)
 
 
-def test_group_norm_standardises_over_channels_and_time():
+def test_layer_norm_standardises_over_channels_and_time():
     x = torch.randn(3, 4, 50, dtype=torch.float64) * 5 + 2
-    out = make_norm("group", 4).double()(x).detach().numpy()
+    out = make_norm("layer", 4).double()(x).detach().numpy()
     xn = x.numpy()
     mean = xn.mean(axis=(1, 2), keepdims=True)
     var = xn.var(axis=(1, 2), keepdims=True)
     np.testing.assert_allclose(out, (xn - mean) / np.sqrt(var + 1e-5), atol=1e-10)
 
 
-def test_layer_norm_output_does_not_depend_on_batch_companions():
+def test_layer_and_instance_norm_differ_on_channels_with_different_offsets():
+    # Channels with very different offsets and scales: a joint (channels, time)
+    # norm keeps the channel offsets apart, a per-channel norm erases them.
     torch.manual_seed(0)
-    model = ResNet1D(2, 64, 1, width=8, n_blocks=1, norm="layer").train()
+    offsets = torch.tensor([-30.0, -3.0, 4.0, 25.0], dtype=torch.float64)
+    scales = torch.tensor([0.5, 2.0, 8.0, 1.0], dtype=torch.float64)
+    x = torch.randn(5, 4, 40, dtype=torch.float64) * scales[:, None] + offsets[:, None]
+    xn = x.numpy()
+
+    layer = make_norm("layer", 4).double()(x).detach().numpy()
+    flat = xn.reshape(5, -1)
+    reference = (xn - flat.mean(1)[:, None, None]) / np.sqrt(
+        flat.var(1)[:, None, None] + 1e-5
+    )
+    np.testing.assert_allclose(layer, reference, atol=1e-10)
+    np.testing.assert_allclose(layer.reshape(5, -1).mean(1), 0, atol=1e-10)
+    np.testing.assert_allclose(layer.reshape(5, -1).var(1), 1, atol=1e-4)
+    assert np.abs(layer.mean(-1)).max() > 0.5  # per-channel means survive
+
+    instance = make_norm("instance", 4).double()(x).detach().numpy()
+    np.testing.assert_allclose(instance.mean(-1), 0, atol=1e-10)
+    np.testing.assert_allclose(instance.var(-1), 1, atol=1e-3)
+
+
+def test_instance_norm_output_does_not_depend_on_batch_companions():
+    torch.manual_seed(0)
+    model = ResNet1D(2, 64, 1, width=8, n_blocks=1, norm="instance").train()
     x = torch.randn(1, 2, 64)
     others = torch.randn(7, 2, 64) * 10
     alone = model(x)
@@ -179,23 +205,25 @@ def test_layer_norm_output_does_not_depend_on_batch_companions():
 
 def test_resnet_min_n_times():
     # Five halvings, rounding up: ceil(n / 32) steps in the deepest map.
-    assert ResNet1D.min_n_times(norm="layer") == 33
-    for norm in ("batch", "group", "none"):
+    assert ResNet1D.min_n_times() == ResNet1D.min_n_times(norm="instance") == 33
+    for norm in ("batch", "layer", "none"):
         assert ResNet1D.min_n_times(norm=norm) == 1
-    model = ResNet1D(1, 33, 1, width=8, n_blocks=1, norm="layer").train()
+    model = ResNet1D(1, 33, 1, width=8, n_blocks=1, norm="instance").train()
     x = torch.randn(2, 1, 33)
     assert model.stages(model.stem(x)).shape[-1] == 2  # 33 -> 17 -> 9 -> 5 -> 3 -> 2
     assert model(x).shape == (2, 1)
     with pytest.raises(ValueError, match="n_times=32 .* at least 33"):
-        ResNet1D(1, 32, 1, norm="layer")
+        ResNet1D(1, 32, 1, norm="instance")
     assert ResNet1D(1, 1, 1, width=8, norm="none")(torch.randn(2, 1, 1)).shape == (2, 1)
 
 
 def test_inception_min_n_times_and_length_preserved():
-    assert InceptionTime.min_n_times(norm="layer") == 2
-    assert InceptionTime.min_n_times(norm="none") == 1
+    assert InceptionTime.min_n_times() == InceptionTime.min_n_times(norm="instance")
+    assert InceptionTime.min_n_times(norm="instance") == 2
+    for norm in ("batch", "layer", "none"):
+        assert InceptionTime.min_n_times(norm=norm) == 1
     with pytest.raises(ValueError, match="n_times=1 .* at least 2"):
-        InceptionTime(1, 1, 1, norm="layer")
+        InceptionTime(1, 1, 1, norm="instance")
     model = InceptionTime(2, 2, 1, width=4, n_blocks=3, bottleneck=4).train()
     assert model(torch.randn(3, 2, 2)).shape == (3, 1)
     block = InceptionTime(2, 37, 1, width=4, n_blocks=1, bottleneck=4).blocks[0]

@@ -40,10 +40,17 @@ def test_receptive_field_matches_the_network(n_blocks):
 
 @pytest.mark.parametrize(
     "n_times, expected",
-    [(2, 0), (3, 0), (4, 1), (7, 1), (8, 2), (768, 8), (1023, 8), (1024, 9)],
+    [(1, 1), (2, 1), (3, 1), (4, 1), (7, 1), (8, 2), (768, 8), (1023, 8), (1024, 9)],
 )
 def test_auto_n_blocks_is_the_smallest_covering_count(n_times, expected):
     assert auto_n_blocks(n_times) == expected
+
+
+def test_auto_never_resolves_to_zero_blocks_on_a_short_window():
+    module = SCNet(1, 2, 1)
+    assert module.n_blocks == 1
+    assert module.train()(torch.randn(4, 1, 2)).shape == (4, 1)
+    assert module.eval()(torch.randn(4, 1, 2)).shape == (4, 1)
 
 
 def test_768_samples_take_8_blocks_with_exponential_dilations():
@@ -73,6 +80,22 @@ def test_default_network_has_no_batchnorm():
     module = SCNet(5, 768, 1)
     assert not any(isinstance(m, nn.BatchNorm1d) for m in module.modules())
     assert any(isinstance(m, nn.InstanceNorm1d) for m in module.modules())
+
+
+@pytest.mark.parametrize(
+    "norm, layer_type",
+    [
+        ("instance", nn.InstanceNorm1d),
+        ("layer", nn.GroupNorm),
+        ("batch", nn.BatchNorm1d),
+    ],
+)
+def test_norm_kind_selects_layers(norm, layer_type):
+    module = SCNet(2, 50, 1, width=4, norm=norm)
+    types = {type(m) for m in module.modules()}
+    assert layer_type in types
+    others = {nn.InstanceNorm1d, nn.GroupNorm, nn.BatchNorm1d} - {layer_type}
+    assert not types & others
 
 
 def test_prediction_of_a_window_does_not_depend_on_its_batch():

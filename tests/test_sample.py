@@ -21,8 +21,8 @@ def sample():
 
 
 def test_sample_shapes_and_metadata(sample):
-    assert sample.data.shape == (10, 6, 60 * 500)
-    assert sample.data.dtype == np.float64
+    assert sample.X.shape == (10, 6, 60 * 500)
+    assert sample.X.dtype == np.float64
     assert sample.sfreq == 500.0
     assert sample.ch_names == [
         "EEG Fp1",
@@ -32,15 +32,37 @@ def test_sample_shapes_and_metadata(sample):
         "EEG O1",
         "EEG O2",
     ]
-    assert list(sample.subject) == [
+    assert list(sample.groups) == [
         f"Subject{i:02d}" for i in (0, 1, 2, 3, 4, 5, 6, 7, 9, 10)
     ]
     # Values from the eegmat README: five bad (0) and five good (1) counters.
-    assert list(sample.count_quality) == [0, 1, 1, 1, 0, 1, 0, 1, 0, 0]
+    assert list(sample.y) == [0, 1, 1, 1, 0, 1, 0, 1, 0, 0]
+
+
+def test_sample_bunch_fields_and_return_X_y(sample):
+    assert set(sample) == {
+        "X",
+        "y",
+        "groups",
+        "metadata",
+        "sfreq",
+        "ch_names",
+        "tmin",
+        "description",
+    }
+    assert len(sample.metadata) == len(sample.X) == len(sample.y) == 10
+    assert len(sample.groups) == 10
+    assert list(sample.metadata.columns) == ["subject", "count_quality"]
+    np.testing.assert_array_equal(sample.metadata["subject"], sample.groups)
+    np.testing.assert_array_equal(sample.metadata["count_quality"], sample.y)
+    result = load_sample(return_X_y=True)
+    assert isinstance(result, tuple) and len(result) == 2
+    np.testing.assert_array_equal(result[0], sample.X)
+    np.testing.assert_array_equal(result[1], sample.y)
 
 
 def test_sample_is_in_volts(sample):
-    std = sample.data.std(axis=-1)
+    std = sample.X.std(axis=-1)
     # Scalp EEG is tens of microvolts: per-channel std in [1 µV, 100 µV].
     assert np.all((std > 1e-6) & (std < 1e-4))
 
@@ -58,18 +80,18 @@ def test_sample_file_fits_size_budget():
 
 def test_sample_matches_edf_slice(sample, eegmat):
     mne = pytest.importorskip("mne")
-    for i, subject in enumerate(sample.subject):
+    for i, subject in enumerate(sample.groups):
         raw = mne.io.read_raw_edf(
             eegmat / f"{subject}_1.edf", include=sample.ch_names, verbose="error"
         )
         start = int(round(sample.tmin * raw.info["sfreq"]))
-        stop = start + sample.data.shape[-1]
+        stop = start + sample.X.shape[-1]
         expected = raw.get_data(picks=sample.ch_names, start=start, stop=stop)
         # 1 pV is a thousandth of one EDF count (~2 nV): the same numbers.
-        np.testing.assert_allclose(sample.data[i], expected, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(sample.X[i], expected, rtol=0, atol=1e-12)
 
 
 def test_sample_count_quality_matches_subject_table(sample, eegmat):
     info = pd.read_csv(eegmat / "subject-info.csv").set_index("Subject")
-    expected = info.loc[list(sample.subject), "Count quality"].to_numpy()
-    np.testing.assert_array_equal(sample.count_quality, expected)
+    expected = info.loc[list(sample.groups), "Count quality"].to_numpy()
+    np.testing.assert_array_equal(sample.y, expected)

@@ -17,7 +17,7 @@ def sample():
 @pytest.fixture(scope="module")
 def background_windows(sample):
     """The sample cut into 1.5-s windows by hand, (400, 6, 750), subject-major."""
-    data = sample.data[:, :, : PER_SUBJECT * N_TIMES]
+    data = sample.X[:, :, : PER_SUBJECT * N_TIMES]
     windows = data.reshape(10, 6, PER_SUBJECT, N_TIMES).transpose(0, 2, 1, 3)
     return windows.reshape(-1, 6, N_TIMES)
 
@@ -32,46 +32,89 @@ def channel_index(sample, events):
 
 
 def test_shapes_groups_and_prevalence(sample):
-    X, y, groups, events = make_ied_dataset(random_state=0)
+    data = make_ied_dataset(random_state=0)
+    X, y, events = data.X, data.y, data.events
     assert X.shape == (10 * PER_SUBJECT, 5, N_TIMES)
     assert X.dtype == np.float64
     assert y.sum() == 20  # 5 % of 400
-    np.testing.assert_array_equal(groups, np.repeat(sample.subject, PER_SUBJECT))
+    np.testing.assert_array_equal(data.groups, np.repeat(sample.groups, PER_SUBJECT))
     assert set(np.unique(y)) == {0, 1}
     assert (
         events.groupby("window")["label"].first() == y[events.window.unique()]
     ).all()
 
-    X, y, groups, _ = make_ied_dataset(prevalence=0.1, n_windows=123, random_state=1)
-    assert X.shape[0] == len(y) == len(groups) == 123
-    assert y.sum() == 12
+    data = make_ied_dataset(prevalence=0.1, n_windows=123, random_state=1)
+    assert data.X.shape[0] == len(data.y) == len(data.groups) == 123
+    assert data.y.sum() == 12
+
+
+def test_bunch_fields_metadata_and_return_X_y(sample):
+    data = make_ied_dataset(prevalence=0.1, n_windows=123, random_state=1)
+    assert set(data) == {
+        "X",
+        "y",
+        "groups",
+        "metadata",
+        "events",
+        "sfreq",
+        "ch_names",
+    }
+    assert len(data.metadata) == len(data.X) == len(data.y) == len(data.groups)
+    assert data.sfreq == SFREQ
+    names = sample.ch_names
+    assert data.ch_names == [
+        f"{a}-{b}" for a, b in zip(names[:-1], names[1:], strict=True)
+    ]
+    assert len(data.ch_names) == data.X.shape[1]
+    meta = data.metadata
+    assert list(meta.columns) == ["subject", "onset", "label", "kind"]
+    np.testing.assert_array_equal(meta["subject"], data.groups)
+    np.testing.assert_array_equal(meta["label"], data.y)
+    np.testing.assert_array_equal(
+        meta["kind"].iloc[data.events.window], data.events.kind
+    )
+    assert (meta["kind"].drop(index=data.events.window) == "none").all()
+    # Window starts are multiples of 1.5 s within each subject's 60 s.
+    steps = meta["onset"] / 1.5
+    np.testing.assert_allclose(steps, np.round(steps))
+    assert meta["onset"].between(0, 60 - 1.5).all()
+    result = make_ied_dataset(
+        prevalence=0.1, n_windows=123, random_state=1, return_X_y=True
+    )
+    assert isinstance(result, tuple) and len(result) == 2
+    np.testing.assert_array_equal(result[0], data.X)
+    np.testing.assert_array_equal(result[1], data.y)
+    referential = make_ied_dataset(bipolar=False, random_state=1)
+    assert referential.ch_names == sample.ch_names
 
 
 def test_same_seed_same_output_other_seed_differs():
     a = make_ied_dataset(random_state=7, hard_negative_fraction=0.3)
     b = make_ied_dataset(random_state=7, hard_negative_fraction=0.3)
     c = make_ied_dataset(random_state=8, hard_negative_fraction=0.3)
-    np.testing.assert_array_equal(a[0], b[0])
-    np.testing.assert_array_equal(a[1], b[1])
-    assert a[3].equals(b[3])
-    assert not np.array_equal(a[1], c[1])
-    assert not np.array_equal(a[0], c[0])
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert a.events.equals(b.events)
+    assert a.metadata.equals(b.metadata)
+    assert not np.array_equal(a.y, c.y)
+    assert not np.array_equal(a.X, c.X)
 
 
 def test_background_array_is_not_modified(sample):
-    background = sample.data.copy()
+    background = sample.X.copy()
     make_ied_dataset(
         background, sfreq=SFREQ, bipolar=False, hard_negative_fraction=1.0,
         random_state=0,
     )  # fmt: skip
-    np.testing.assert_array_equal(background, sample.data)
+    np.testing.assert_array_equal(background, sample.X)
 
 
 def test_ied_peak_is_snr_times_local_robust_std(sample, background_windows):
-    X, y, _, events = make_ied_dataset(
+    data = make_ied_dataset(
         bipolar=False, prevalence=0.2, slow_wave_probability=0.0,
         hard_negative_fraction=0.0, amplitude_snr=(3.0, 4.0), random_state=2,
     )  # fmt: skip
+    X, y, events = data.X, data.y, data.events
     diff = X - background_windows
     # Only positive windows were touched.
     assert np.abs(diff[y == 0]).max() == 0
@@ -90,9 +133,10 @@ def test_ied_peak_is_snr_times_local_robust_std(sample, background_windows):
 
 
 def test_field_decays_geometrically_from_focus(sample, background_windows):
-    X, _, _, events = make_ied_dataset(
+    data = make_ied_dataset(
         bipolar=False, field_decay=0.3, hard_negative_fraction=0.0, random_state=3
     )
+    X, events = data.X, data.events
     diff = X - background_windows
     distance = np.abs(np.arange(6)[None, :] - channel_index(sample, events)[:, None])
     peaks = -diff[events.window].min(axis=-1)  # (n_events, 6)
@@ -100,9 +144,8 @@ def test_field_decays_geometrically_from_focus(sample, background_windows):
 
 
 def test_bipolar_montage_shows_phase_reversal_at_focus(sample, background_windows):
-    X, _, _, events = make_ied_dataset(
-        hard_negative_fraction=0.0, prevalence=0.2, random_state=4
-    )
+    data = make_ied_dataset(hard_negative_fraction=0.0, prevalence=0.2, random_state=4)
+    X, events = data.X, data.events
     bipolar = background_windows[:, :-1] - background_windows[:, 1:]
     diff = X - bipolar
     focal = channel_index(sample, events)
@@ -135,10 +178,11 @@ def _negative_lobe(trace):
 def test_transient_duration_and_asymmetry(
     sample, background_windows, spike_fraction, kind, low_s, high_s
 ):
-    X, _, _, events = make_ied_dataset(
+    data = make_ied_dataset(
         bipolar=False, prevalence=0.25, spike_fraction=spike_fraction,
         slow_wave_probability=0.0, hard_negative_fraction=0.0, random_state=5,
     )  # fmt: skip
+    X, events = data.X, data.events
     assert (events.kind == kind).all()
     diff = X - background_windows
     for (_, event), f in zip(
@@ -156,10 +200,11 @@ def test_transient_duration_and_asymmetry(
 def test_slow_wave_follows_with_same_polarity_and_lower_amplitude(
     sample, background_windows
 ):
-    X, _, _, events = make_ied_dataset(
+    data = make_ied_dataset(
         bipolar=False, prevalence=0.1, slow_wave_probability=1.0,
         hard_negative_fraction=0.0, random_state=6,
     )  # fmt: skip
+    X, events = data.X, data.events
     diff = X - background_windows
     for (_, event), f in zip(
         events.iterrows(), channel_index(sample, events), strict=True
@@ -176,9 +221,10 @@ def test_slow_wave_follows_with_same_polarity_and_lower_amplitude(
 
 
 def test_hard_negatives_look_like_their_artefact(sample, background_windows):
-    X, y, _, events = make_ied_dataset(
+    data = make_ied_dataset(
         bipolar=False, prevalence=0.01, hard_negative_fraction=1.0, random_state=9
     )
+    X, y, events = data.X, data.y, data.events
     diff = X - background_windows
     negatives = events[events.label == 0]
     assert len(negatives) == (y == 0).sum()
@@ -211,9 +257,10 @@ def test_hard_negatives_look_like_their_artefact(sample, background_windows):
 def test_pop_in_bipolar_montage_touches_only_derivations_of_its_electrode(
     sample, background_windows
 ):
-    X, _, _, events = make_ied_dataset(
+    data = make_ied_dataset(
         prevalence=0.01, hard_negative_fraction=1.0, random_state=10
     )
+    X, events = data.X, data.events
     diff = X - (background_windows[:, :-1] - background_windows[:, 1:])
     pops = events[events.kind == "pop"]
     for (_, event), f in zip(pops.iterrows(), channel_index(sample, pops), strict=True):
@@ -223,7 +270,8 @@ def test_pop_in_bipolar_montage_touches_only_derivations_of_its_electrode(
 
 
 def test_event_times_are_consistent_with_recording(sample):
-    _, _, groups, events = make_ied_dataset(hard_negative_fraction=0.2, random_state=11)
+    data = make_ied_dataset(hard_negative_fraction=0.2, random_state=11)
+    groups, events = data.groups, data.events
     window_start = (events.window % PER_SUBJECT) * 1.5
     np.testing.assert_allclose(events.recording_peak_s, window_start + events.peak_s)
     np.testing.assert_allclose(events.recording_onset_s, window_start + events.onset_s)
@@ -233,22 +281,26 @@ def test_event_times_are_consistent_with_recording(sample):
 def test_raw_input_matches_array_input(sample):
     mne = pytest.importorskip("mne")
     info = mne.create_info(sample.ch_names, SFREQ, ch_types="eeg")
-    raws = [mne.io.RawArray(x, info, verbose="error") for x in sample.data]
-    from_raw = make_ied_dataset(raws, subjects=sample.subject, random_state=12)
+    raws = [mne.io.RawArray(x, info, verbose="error") for x in sample.X]
+    from_raw = make_ied_dataset(raws, subjects=sample.groups, random_state=12)
     from_array = make_ied_dataset(
-        sample.data, sfreq=SFREQ, ch_names=sample.ch_names, subjects=sample.subject,
+        sample.X, sfreq=SFREQ, ch_names=sample.ch_names, subjects=sample.groups,
         random_state=12,
     )  # fmt: skip
-    np.testing.assert_array_equal(from_raw[0], from_array[0])
-    assert from_raw[3].equals(from_array[3])
+    np.testing.assert_array_equal(from_raw.X, from_array.X)
+    assert from_raw.events.equals(from_array.events)
+    assert from_raw.metadata.equals(from_array.metadata)
+    assert from_raw.ch_names == from_array.ch_names
     # A 2-D array is one subject; ch_names picks channels out of a Raw.
-    X, *_, events = make_ied_dataset(
-        sample.data[0], sfreq=SFREQ, prevalence=0.1, random_state=0
-    )
-    assert X.shape == (PER_SUBJECT, 5, N_TIMES)
-    assert set(events.kind) <= {"spike", "sharp", "muscle", "pop"}  # no frontal name
-    X, *_ = make_ied_dataset(raws[0], ch_names=["EEG T3", "EEG T5"], prevalence=0.1)
-    assert X.shape == (PER_SUBJECT, 1, N_TIMES)
+    data = make_ied_dataset(sample.X[0], sfreq=SFREQ, prevalence=0.1, random_state=0)
+    assert data.X.shape == (PER_SUBJECT, 5, N_TIMES)
+    assert data.ch_names == ["ch0-ch1", "ch1-ch2", "ch2-ch3", "ch3-ch4", "ch4-ch5"]
+    assert (data.groups == 0).all()
+    # No frontal name, so no blinks.
+    assert set(data.events.kind) <= {"spike", "sharp", "muscle", "pop"}
+    data = make_ied_dataset(raws[0], ch_names=["EEG T3", "EEG T5"], prevalence=0.1)
+    assert data.X.shape == (PER_SUBJECT, 1, N_TIMES)
+    assert data.ch_names == ["EEG T3-EEG T5"]
 
 
 @pytest.mark.parametrize(
@@ -283,10 +335,10 @@ def test_bad_background_raises(sample):
     with pytest.raises(ValueError, match="background"):
         make_ied_dataset(np.zeros(10), sfreq=SFREQ)
     with pytest.raises(ValueError, match="sfreq"):
-        make_ied_dataset(sample.data)
+        make_ied_dataset(sample.X)
     with pytest.raises(ValueError, match="sfreq"):
-        make_ied_dataset(sample.data, sfreq=100.0)
+        make_ied_dataset(sample.X, sfreq=100.0)
     with pytest.raises(ValueError, match="ch_names"):
-        make_ied_dataset(sample.data, sfreq=SFREQ, ch_names=["a", "b"])
+        make_ied_dataset(sample.X, sfreq=SFREQ, ch_names=["a", "b"])
     with pytest.raises(ValueError, match="subjects"):
-        make_ied_dataset(sample.data, sfreq=SFREQ, subjects=["only-one"])
+        make_ied_dataset(sample.X, sfreq=SFREQ, subjects=["only-one"])

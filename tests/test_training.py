@@ -8,10 +8,20 @@ import torch
 from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.model_selection import GridSearchCV, GroupKFold
 
-from skeeg import SCClassifier
+from skeeg import (
+    BCE,
+    AllNegatives,
+    BalancedNegatives,
+    Focal,
+    IncNeg,
+    SaSu,
+    SCClassifier,
+    WeightedBCE,
+)
 from skeeg.losses import BCELoss, FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
-from skeeg.sampling import RandomWindowOverSampler
-from skeeg.training import LOSS_STRATEGIES, SelectBestEpoch, make_callbacks
+from skeeg.sampling import RandomWindowOverSampler, sufficient_negatives
+from skeeg.strategies import LOSS_SHORTCUTS
+from skeeg.training import SelectBestEpoch, make_callbacks
 from tests.conftest import bump_dataset
 
 QUICK = dict(
@@ -31,7 +41,7 @@ def _windows_per_epoch(clf) -> list[int]:
     ]
 
 
-@pytest.mark.parametrize("loss", sorted(LOSS_STRATEGIES))
+@pytest.mark.parametrize("loss", sorted(LOSS_SHORTCUTS))
 def test_every_strategy_trains_and_predicts(loss, bumps):
     X, y, _ = bumps
     clf = SCClassifier(loss=loss, **QUICK).fit(X, y)
@@ -58,7 +68,7 @@ def test_strategy_builds_its_criterion(loss, criterion_type, bumps):
 
 def test_sasu_counts_come_from_the_whole_training_set(bumps):
     X, y, _ = bumps
-    clf = SCClassifier(loss="sasu", beta=2.0, **{**QUICK, "max_epochs": 1}).fit(X, y)
+    clf = SCClassifier(loss=SaSu(beta=2.0), **{**QUICK, "max_epochs": 1}).fit(X, y)
     sasu = clf.net_.criterion_.loss
     n1, n0 = int(y.sum()), int((y == 0).sum())
     assert (sasu.n_pos, sasu.n_neg) == (n1, n0)
@@ -76,7 +86,7 @@ def test_estimator_follows_prebce_incneg_schedule_exactly():
     X, y, _ = bump_dataset(n_windows=400, prevalence=0.05, seed=3)
     n1, n0 = int(y.sum()), int((y == 0).sum())
     e_suff = round(n0 * (1 - (1 - 1 / n0) ** n0))
-    clf = SCClassifier(loss="sasu", warmup_epochs=2, **{**QUICK, "max_epochs": 6})
+    clf = SCClassifier(loss=SaSu(warmup_epochs=2), **{**QUICK, "max_epochs": 6})
     clf.fit(X, y)
     # PreBCE: all positives + n1 negatives; then e**2 * n1 negatives, capped.
     expected = [2 * n1, 2 * n1] + [n1 + min(e * e * n1, e_suff) for e in range(1, 5)]
@@ -99,17 +109,66 @@ def test_strategy_windows_per_epoch(loss, count, bumps):
     assert _windows_per_epoch(clf) == [count(n1, n0)] * 2
 
 
-def test_neg_schedule_overrides_the_strategy(bumps):
+def test_negatives_of_a_strategy_choose_the_windows(bumps):
     X, y, _ = bumps
     n1 = int(y.sum())
-    clf = SCClassifier(loss="focal", neg_schedule="balanced", **QUICK).fit(X, y)
+    loss = Focal(negatives=BalancedNegatives())
+    clf = SCClassifier(loss=loss, **QUICK).fit(X, y)
     assert _windows_per_epoch(clf) == [2 * n1] * QUICK["max_epochs"]
+
+
+def test_incneg_growth_is_a_nested_parameter():
+    X, y, _ = bump_dataset(n_windows=400, prevalence=0.05, seed=3)
+    n1 = int(y.sum())
+    e_suff = sufficient_negatives(int((y == 0).sum()))
+    clf = SCClassifier(loss=SaSu(warmup_epochs=0), **{**QUICK, "max_epochs": 3})
+    clf.set_params(loss__negatives=IncNeg(), loss__negatives__b=4.0).fit(X, y)
+    # b = 4, a = sqrt(2): 4 ** log_sqrt2(e) = e**4 positives' worth.
+    expected = [n1 + min(e**4 * n1, e_suff) for e in (1, 2, 3)]
+    assert _windows_per_epoch(clf) == expected
+
+
+@pytest.mark.parametrize(
+    "name, strategy",
+    [
+        ("bce", BCE()),
+        ("bbce", BCE(negatives=BalancedNegatives())),
+        ("wbce", WeightedBCE()),
+        ("focal", Focal(gamma=2.0)),
+        ("sasu", SaSu(beta=1.0, warmup_epochs=3, negatives=IncNeg())),
+        (
+            "sf",
+            SaSu(gamma_pos=0, gamma_neg=0, warmup_epochs=0, negatives=AllNegatives()),
+        ),
+    ],
+)
+def test_shortcut_trains_like_its_strategy_object(name, strategy, bumps):
+    X, y, _ = bumps
+    by_name = SCClassifier(loss=name, **QUICK).fit(X, y).predict_proba(X)
+    by_object = SCClassifier(loss=strategy, **QUICK).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(by_name, by_object, rtol=1e-6, atol=1e-7)
+
+
+def test_ewbce_weights_use_the_sampled_negatives(bumps):
+    X, y, _ = bumps
+    n1, n0 = int(y.sum()), int((y == 0).sum())
+    e_suff = sufficient_negatives(n0)
+    clf = SCClassifier(loss="ewbce", **{**QUICK, "max_epochs": 1}).fit(X, y)
+    w_neg, w_pos = clf.net_.criterion_.class_weights
+    # Paper: weights ∝ 1/n1 and 1/E, summing to 2.
+    assert w_pos == pytest.approx(2 * e_suff / (e_suff + n1))
+    assert w_neg == pytest.approx(2 * n1 / (e_suff + n1))
+    wbce = SCClassifier(loss="wbce", **{**QUICK, "max_epochs": 1}).fit(X, y)
+    assert wbce.net_.criterion_.class_weights[1] == pytest.approx(2 * n0 / (n0 + n1))
 
 
 def test_binary_strategies_reject_multiclass(bumps):
     X, y, _ = bumps
     y3 = np.arange(len(y)) % 3
-    with pytest.raises(ValueError, match="needs a binary target; y has 3 classes"):
+    with pytest.raises(
+        ValueError,
+        match="Only binary classification is supported by .*; y has 3 classes",
+    ):
         SCClassifier(loss="sasu", **QUICK).fit(X, y3)
     SCClassifier(loss="bce", **QUICK).fit(X, y3)
 
@@ -139,7 +198,7 @@ def test_sgd_defaults_and_routed_optimizer_parameters(bumps):
     clf = SCClassifier(loss="bce", **{**QUICK, "max_epochs": 1}).fit(X, y)
     group = clf.net_.optimizer_.param_groups[0]
     assert (group["momentum"], group["weight_decay"]) == (0.9, 1e-4)
-    clf.set_params(optimizer__momentum=0.5).fit(X, y)
+    clf.set_params(optimizer_params={"momentum": 0.5}).fit(X, y)
     assert clf.net_.optimizer_.param_groups[0]["momentum"] == 0.5
 
 
@@ -150,16 +209,20 @@ def test_lr_decays_linearly_during_training(bumps):
     assert clf.net_.optimizer_.param_groups[0]["lr"] == pytest.approx(1e-4)
 
 
-def test_grid_search_over_loss_strategies_with_groups(bumps):
+def test_grid_search_reaches_nested_loss_parameters(bumps):
     X, y, groups = bumps
     search = GridSearchCV(
-        SCClassifier(**{**QUICK, "validation_fraction": 0.25}),
-        {"loss": ["bce", "sasu"], "beta": [1.0, 2.0]},
+        SCClassifier(loss=SaSu(), **{**QUICK, "validation_fraction": 0.25}),
+        {"loss__beta": [1.0, 2.0]},
         cv=GroupKFold(2),
         scoring="f1",
     )
     search.fit(X, y, groups=groups)
-    assert len(search.cv_results_["params"]) == 4
+    beta = search.best_params_["loss__beta"]
+    sasu = search.best_estimator_.net_.criterion_.loss
+    n1, n0 = int(y.sum()), int((y == 0).sum())
+    # The refitted criterion targets the chosen beta: c_beta = beta**2 n1 / n0.
+    assert sasu.c_beta == pytest.approx(beta**2 * n1 / n0)
 
 
 def test_sasu_behind_an_oversampler(bumps):

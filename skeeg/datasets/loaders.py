@@ -4,7 +4,8 @@ Each loader takes the folder of one set and returns a :class:`sklearn.utils.Bunc
 with ``X`` of shape ``(n_windows, n_channels, n_times)`` in volts (float64),
 ``y``, ``groups`` (the unit to split on: segment, subject or excerpt),
 ``metadata`` (one row per window), ``sfreq``, ``ch_names`` and ``description``
-(content, citation and licence).
+(content, citation and licence), plus ``events`` where the set has scored
+events; or ``(X, y)`` with ``return_X_y=True``.
 """
 
 from __future__ import annotations
@@ -134,7 +135,8 @@ def load_bonn(
     *,
     sets: Sequence[str] = ("Z", "O", "N", "F", "S"),
     window_s: float | None = None,
-) -> Bunch:
+    return_X_y: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Load the Bonn epilepsy EEG sets A-E (Andrzejak et al. 2001).
 
     Parameters
@@ -149,6 +151,8 @@ def load_bonn(
         ``None`` returns whole segments (4097 samples, 23.6 s); otherwise
         non-overlapping windows of ``round(window_s * 173.61)`` samples per
         segment (the tail shorter than a window is not used).
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of the Bunch.
 
     Returns
     -------
@@ -159,10 +163,13 @@ def load_bonn(
         metadata : DataFrame with ``subject`` (None: the data do not say which
         subject a segment is from), ``recording`` (segment id), ``onset`` (s),
         ``label`` (set letter), ``sleep_stage`` (``"unknown"``) and ``set``
-        (A-E).
-        sfreq : float — 173.61.
+        (A-E), one row per window.
+        sfreq : float — 173.61 (Hz).
         ch_names : list of str — ``["EEG"]``.
         description : str — content, citation and licence.
+        The set has no scored events, so there is no ``events`` field.
+    (X, y) : tuple of ndarray
+        With ``return_X_y=True``: the two arrays above.
 
     Raises
     ------
@@ -196,20 +203,24 @@ def load_bonn(
                     f"expected {BONN_N_SAMPLES}."
                 )
             segment = file.stem.upper()
-            X, _, metadata = make_fixed_windows(
+            windows = make_fixed_windows(
                 signal[np.newaxis] * MICROVOLT,
                 BONN_SFREQ,
                 window_s=BONN_N_SAMPLES / BONN_SFREQ if window_s is None else window_s,
                 recording=segment,
             )
+            metadata = windows.metadata
             metadata["label"] = letter
             metadata["set"] = BONN_SETS[letter]
-            parts.append((X, metadata))
+            parts.append((windows.X, metadata))
 
     X, metadata = _stack(parts)
+    y = metadata["label"].to_numpy(dtype=str)
+    if return_X_y:
+        return X, y
     return Bunch(
         X=X,
-        y=metadata["label"].to_numpy(dtype=str),
+        y=y,
         groups=metadata["recording"].to_numpy(dtype=str),
         metadata=metadata,
         sfreq=BONN_SFREQ,
@@ -231,7 +242,8 @@ def load_eegmat(
     window_s: float = 2.0,
     channels: Sequence[str] | None = None,
     condition: Sequence[str] = ("rest", "task"),
-) -> Bunch:
+    return_X_y: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Load EEG During Mental Arithmetic Tasks (PhysioNet eegmat, Zyma et al. 2019).
 
     Parameters
@@ -250,6 +262,8 @@ def load_eegmat(
         19 EEG channels (``"EEG A2-A1"`` and ``"ECG ECG"`` left out).
     condition : sequence of {"rest", "task"}, default=("rest", "task")
         Which recordings to load.
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of the Bunch.
 
     Returns
     -------
@@ -260,10 +274,14 @@ def load_eegmat(
         metadata : DataFrame with ``subject``, ``recording`` (file stem),
         ``onset`` (s), ``label`` (= y), ``sleep_stage`` (``"unknown"``),
         ``condition``, ``count_quality`` (1 good, 0 bad counter), ``age``,
-        ``gender`` and ``n_subtractions`` from ``subject-info.csv``.
-        sfreq : float — 500.0.
+        ``gender`` and ``n_subtractions`` from ``subject-info.csv``, one row
+        per window.
+        sfreq : float — 500.0 (Hz).
         ch_names : list of str.
         description : str — content, citation and licence.
+        The set has no scored events, so there is no ``events`` field.
+    (X, y) : tuple of ndarray
+        With ``return_X_y=True``: the two arrays above.
 
     Raises
     ------
@@ -311,12 +329,13 @@ def load_eegmat(
                 )
             raw.pick(list(picks))
             ch_names = raw.ch_names
-            X, _, metadata = make_fixed_windows(
+            windows = make_fixed_windows(
                 raw,
                 window_s=window_s,
                 subject=subject,
                 recording=recording,
             )
+            metadata = windows.metadata
             metadata["label"] = EEGMAT_CONDITIONS[cond]
             metadata["condition"] = cond
             metadata["count_quality"] = int(info.loc[subject, "Count quality"])
@@ -325,12 +344,15 @@ def load_eegmat(
             metadata["n_subtractions"] = float(
                 info.loc[subject, "Number of subtractions"]
             )
-            parts.append((X, metadata))
+            parts.append((windows.X, metadata))
 
     X, metadata = _stack(parts)
+    y = metadata["label"].to_numpy(dtype=np.int64)
+    if return_X_y:
+        return X, y
     return Bunch(
         X=X,
-        y=metadata["label"].to_numpy(dtype=np.int64),
+        y=y,
         groups=metadata["subject"].to_numpy(dtype=str),
         metadata=metadata,
         sfreq=EEGMAT_SFREQ,
@@ -370,7 +392,8 @@ def load_dreams(
     excerpts: Iterable[int] | None = None,
     window_s: float = 5.0,
     sfreq: float | None = 100.0,
-) -> Bunch:
+    return_X_y: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Load the DREAMS sleep-spindle excerpts with hypnograms and spindle scorings.
 
     The excerpts were recorded at 50, 100 or 200 Hz. To stack them in one
@@ -391,6 +414,8 @@ def load_dreams(
     sfreq : float or None, default=100.0
         Common sampling rate in Hz. ``None`` keeps the native rate, which then
         must be the same for all requested excerpts.
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of the Bunch.
 
     Returns
     -------
@@ -403,15 +428,19 @@ def load_dreams(
         metadata : DataFrame with ``subject``, ``recording`` (both the excerpt
         id), ``onset`` (s), ``label`` and ``sleep_stage`` (both = y),
         ``channel`` (C3-A1 or CZ-A1) and ``spindle`` (1 when a spindle of
-        scorer 1 has its midpoint in the central half of the window).
-        spindles : DataFrame with ``excerpt``, ``scorer`` (1 or 2), ``onset``
-        and ``duration`` (s), one row per scored spindle.
+        scorer 1 has its midpoint in the central half of the window), one
+        row per window.
+        events : DataFrame — the expert spindle scorings, one row per scored
+        spindle: ``excerpt``, ``scorer`` (1 or 2), ``onset`` and ``duration``
+        (s from the start of the excerpt).
         hypnogram : DataFrame with ``excerpt``, ``onset``, ``duration`` (s),
         ``stage_rk`` and ``stage`` (AASM), one row per 5-s epoch.
-        sfreq : float.
+        sfreq : float — the common rate (Hz).
         ch_names : list of str — the channel name, or ``["C3-A1/CZ-A1"]``
         when the excerpts mix both (see ``metadata["channel"]``).
         description : str — content, citation and licence (CC BY-NC-ND).
+    (X, y) : tuple of ndarray
+        With ``return_X_y=True``: the two arrays above.
 
     Raises
     ------
@@ -480,7 +509,7 @@ def load_dreams(
         )
         hypnograms.append(hypnogram)
 
-        X, spindle, metadata = make_fixed_windows(
+        windows = make_fixed_windows(
             signal[np.newaxis] * MICROVOLT,
             sfreq,
             window_s=window_s,
@@ -489,19 +518,23 @@ def load_dreams(
             recording=name,
             hypnogram=hypnogram,
         )
+        metadata = windows.metadata
         metadata["label"] = metadata["sleep_stage"]
         metadata["channel"] = channel
-        metadata["spindle"] = spindle
+        metadata["spindle"] = windows.y
         channels.append(channel)
-        parts.append((X, metadata))
+        parts.append((windows.X, metadata))
 
     X, metadata = _stack(parts)
+    y = metadata["label"].to_numpy(dtype=object)
+    if return_X_y:
+        return X, y
     return Bunch(
         X=X,
-        y=metadata["label"].to_numpy(dtype=object),
+        y=y,
         groups=metadata["recording"].to_numpy(dtype=str),
         metadata=metadata,
-        spindles=pd.concat(spindles, ignore_index=True),
+        events=pd.concat(spindles, ignore_index=True),
         hypnogram=pd.concat(hypnograms, ignore_index=True),
         sfreq=float(sfreq),
         ch_names=["/".join(sorted(set(channels)))],

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.signal import butter, sosfiltfilt
 from scipy.stats import median_abs_deviation
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, check_random_state
 
 from skeeg.datasets.sample import load_sample
 
@@ -56,7 +56,8 @@ def make_ied_dataset(
     field_decay: float = 0.5,
     hard_negative_fraction: float = 0.1,
     random_state=None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, pd.DataFrame]:
+    return_X_y: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Window real EEG and inject interictal epileptiform discharges into some.
 
     Each subject's background is cut into non-overlapping windows. In
@@ -160,28 +161,47 @@ def make_ied_dataset(
           up); only if ``ch_names`` has frontal electrodes.
     random_state : int, RandomState instance or None, default=None
         Seed for every random choice; the same value gives identical output.
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of the Bunch.
 
     Returns
     -------
-    X : ndarray of shape (n_windows, n_channels_out, n_times_window)
-        Windows in volts (float64); ``n_channels_out`` is ``n_channels - 1``
-        with ``bipolar`` and ``n_channels`` otherwise, ``n_times_window`` is
-        ``round(window_s * sfreq)``.
-    y : ndarray of int of shape (n_windows,)
-        1 if the window holds an injected IED, else 0.
-    groups : ndarray of shape (n_windows,)
-        Subject id of each window.
-    events : pandas.DataFrame
-        One row per injected waveform, with columns ``window`` (row of ``X``),
-        ``subject``, ``kind`` (``"spike"``, ``"sharp"``, ``"muscle"``,
-        ``"pop"``, ``"blink"``), ``channel`` (the focal referential
-        electrode), ``onset_s``, ``peak_s`` (within the window),
-        ``recording_onset_s``, ``recording_peak_s`` (within the subject's
-        background), ``duration_s`` (base to base of the spike or sharp wave;
-        burst or blink length; five time constants for a pop),
-        ``slow_wave_s`` (0 if none), ``amplitude`` (signed peak on the focal
-        referential electrode, V), ``snr`` (the drawn SNR, ``abs(amplitude)``
-        over the focal electrode's robust standard deviation) and ``label``.
+    data : sklearn.utils.Bunch
+        With the fields
+
+        X : ndarray of shape (n_windows, n_channels_out, n_times_window)
+            Windows in volts (float64); ``n_channels_out`` is
+            ``n_channels - 1`` with ``bipolar`` and ``n_channels`` otherwise,
+            ``n_times_window`` is ``round(window_s * sfreq)``.
+        y : ndarray of int of shape (n_windows,)
+            1 if the window holds an injected IED, else 0.
+        groups : ndarray of shape (n_windows,)
+            Subject id of each window.
+        metadata : pandas.DataFrame
+            One row per window: ``subject`` (= ``groups``), ``onset``
+            (window start in seconds from the start of the subject's
+            background), ``label`` (= ``y``) and ``kind`` (the injected
+            waveform, as in ``events``, or ``"none"``).
+        events : pandas.DataFrame
+            One row per injected waveform, with columns ``window`` (row of
+            ``X``), ``subject``, ``kind`` (``"spike"``, ``"sharp"``,
+            ``"muscle"``, ``"pop"``, ``"blink"``), ``channel`` (the focal
+            referential electrode), ``onset_s``, ``peak_s`` (within the
+            window), ``recording_onset_s``, ``recording_peak_s`` (within the
+            subject's background), ``duration_s`` (base to base of the spike
+            or sharp wave; burst or blink length; five time constants for a
+            pop), ``slow_wave_s`` (0 if none), ``amplitude`` (signed peak on
+            the focal referential electrode, V), ``snr`` (the drawn SNR,
+            ``abs(amplitude)`` over the focal electrode's robust standard
+            deviation) and ``label``.
+        sfreq : float
+            Sampling frequency in Hz.
+        ch_names : list of str
+            Names of the channels of ``X``: the referential names, or with
+            ``bipolar`` the derivations ``"<ch i>-<ch i+1>"``.
+
+    (X, y) : tuple of ndarray
+        With ``return_X_y=True``: the two arrays above.
 
     Notes
     -----
@@ -194,11 +214,14 @@ def make_ied_dataset(
     Examples
     --------
     >>> from skeeg.datasets import make_ied_dataset
-    >>> X, y, groups, events = make_ied_dataset(random_state=0)
-    >>> X.shape
+    >>> data = make_ied_dataset(random_state=0)
+    >>> data.X.shape
     (400, 5, 750)
-    >>> int(y.sum())
+    >>> int(data.y.sum())
     20
+    >>> data.ch_names[0]
+    'EEG Fp1-EEG F7'
+    >>> X, y = make_ied_dataset(random_state=0, return_X_y=True)
     """
     series, sfreq, names, subject_ids = _check_background(
         background, sfreq, ch_names, subjects
@@ -316,10 +339,31 @@ def make_ied_dataset(
                 "label": int(y[w]),
             }
         )
-    events = pd.DataFrame(rows)
     if bipolar:
         X = X[:, :-1] - X[:, 1:]
-    return X, y, groups, events
+        names = [f"{a}-{b}" for a, b in zip(names[:-1], names[1:], strict=True)]
+    if return_X_y:
+        return X, y
+    events = pd.DataFrame(rows)
+    kind = np.full(n, "none", dtype=object)
+    kind[events["window"].to_numpy(dtype=int)] = events["kind"].to_numpy()
+    metadata = pd.DataFrame(
+        {
+            "subject": groups,
+            "onset": np.array([start for _, start in index]) / sfreq,
+            "label": y,
+            "kind": kind,
+        }
+    )
+    return Bunch(
+        X=X,
+        y=y,
+        groups=groups,
+        metadata=metadata,
+        events=events,
+        sfreq=sfreq,
+        ch_names=names,
+    )
 
 
 def _check_background(background, sfreq, ch_names, subjects):
@@ -331,9 +375,9 @@ def _check_background(background, sfreq, ch_names, subjects):
                 "(the bundled sample brings its own)."
             )
         sample = load_sample()
-        series = list(sample.data)
+        series = list(sample.X)
         sfreq, names = sample.sfreq, sample.ch_names
-        default_ids = list(sample.subject)
+        default_ids = list(sample.groups)
     elif isinstance(background, np.ndarray):
         if background.ndim not in (2, 3):
             raise ValueError(

@@ -1,10 +1,13 @@
 """Cut a continuous recording into windows: fixed sliding windows or windows
 centred on events.
 
-Both functions return ``X, y, metadata``. The windows are read from one strided
-view of the recording (:func:`numpy.lib.stride_tricks.sliding_window_view`) and
-copied once, with a single fancy index, so a long recording is never
-duplicated window by window. An array is not copied before that; a Raw is
+Both functions return a :class:`sklearn.utils.Bunch` with the fields every
+skeeg data function shares: ``X``, ``y``, ``groups``, ``metadata``, ``sfreq``,
+``ch_names`` and, when there are events, ``events``; or ``(X, y)`` with
+``return_X_y=True``. The windows are read from one strided view of the
+recording (:func:`numpy.lib.stride_tricks.sliding_window_view`) and copied
+once, with a single fancy index, so a long recording is never duplicated
+window by window. An array is not copied before that; a Raw is
 read once with ``raw.get_data()``.
 """
 
@@ -17,10 +20,12 @@ import mne
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.utils import Bunch
 
 UNKNOWN_STAGE = "unknown"
 
 METADATA_COLUMNS = ("subject", "recording", "onset", "label", "sleep_stage")
+EVENT_COLUMNS = ("onset", "duration", "description", "time")
 
 
 def _as_array(data, sfreq) -> tuple[np.ndarray, float, mne.io.BaseRaw | None]:
@@ -88,14 +93,35 @@ def _annotation_spans(
     return onset, duration, np.asarray(annotations.description, dtype=object)
 
 
-def _event_times(events, raw: mne.io.BaseRaw | None) -> np.ndarray:
-    """Sorted event peak times in seconds from the first sample."""
+def _event_table(
+    onset: np.ndarray, duration: np.ndarray, description: np.ndarray
+) -> pd.DataFrame:
+    """Events as a DataFrame; ``time`` is the peak, ``onset + duration / 2``."""
+    return pd.DataFrame(
+        {
+            "onset": onset,
+            "duration": duration,
+            "description": description,
+            "time": onset + duration / 2,
+        },
+        columns=list(EVENT_COLUMNS),
+    )
+
+
+def _point_events(times: np.ndarray) -> pd.DataFrame:
+    """Event times given as numbers: zero duration, no description."""
+    return _event_table(
+        times, np.zeros(len(times)), np.full(len(times), None, dtype=object)
+    )
+
+
+def _fixed_window_events(events, raw: mne.io.BaseRaw | None) -> pd.DataFrame:
+    """The events as a table sorted by peak time (seconds from the first sample)."""
     if isinstance(events, mne.Annotations):
-        onset, duration, _ = _annotation_spans(events, raw)
-        times = onset + duration / 2
+        table = _event_table(*_annotation_spans(events, raw))
     else:
-        times = np.asarray(events, dtype=float).ravel()
-    return np.sort(times)
+        table = _point_events(np.asarray(events, dtype=float).ravel())
+    return table.sort_values("time", kind="stable", ignore_index=True)
 
 
 def _stage_table(hypnogram, raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,6 +181,36 @@ def _metadata(subject, recording, onset, labels, stages) -> pd.DataFrame:
     )
 
 
+def _windows_bunch(
+    X: np.ndarray,
+    y: np.ndarray,
+    metadata: pd.DataFrame,
+    sfreq: float,
+    raw: mne.io.BaseRaw | None,
+    events: pd.DataFrame | None,
+    return_X_y: bool,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
+    """The windows as ``(X, y)`` or as a Bunch of the fields all loaders share."""
+    if return_X_y:
+        return X, y
+    # The subject is the unit to split on; without one, the recording is.
+    column = "subject" if metadata["subject"].notna().all() else "recording"
+    ch_names = (
+        list(raw.ch_names) if raw is not None else [f"ch{i}" for i in range(X.shape[1])]
+    )
+    windows = Bunch(
+        X=X,
+        y=y,
+        groups=metadata[column].to_numpy(),
+        metadata=metadata,
+        sfreq=sfreq,
+        ch_names=ch_names,
+    )
+    if events is not None:
+        windows.events = events
+    return windows
+
+
 def make_fixed_windows(
     data: mne.io.BaseRaw | np.ndarray,
     sfreq: float | None = None,
@@ -166,7 +222,8 @@ def make_fixed_windows(
     subject: object = None,
     recording: object = None,
     hypnogram: tuple | mne.Annotations | pd.DataFrame | None = None,
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    return_X_y: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Cut a recording into fixed-length sliding windows.
 
     Parameters
@@ -193,7 +250,8 @@ def make_fixed_windows(
         ``[start + (1 - f) / 2 * window_s, start + (1 + f) / 2 * window_s)``;
         1.0 means anywhere in the window.
     subject, recording : object, default=None
-        Copied into every row of ``metadata``.
+        Copied into every row of ``metadata``; ``groups`` is the subject, or
+        the recording when ``subject`` is None.
     hypnogram : tuple, mne.Annotations, pandas.DataFrame or None
         Sleep stages that fill ``metadata["sleep_stage"]`` with the stage
         scored at each window's centre: a ``(stages, epoch_s)`` tuple of
@@ -201,17 +259,39 @@ def make_fixed_windows(
         stages, or a DataFrame with ``onset``, ``duration`` and ``stage``
         columns (:func:`~skeeg.datasets.read_hypnogram`). Stages are used as
         given; centres outside every scored epoch get ``"unknown"``.
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of the Bunch.
 
     Returns
     -------
-    X : ndarray of shape (n_windows, n_channels, n_times)
-        The windows, in the dtype of the data (float64 for integer data).
-    y : ndarray of shape (n_windows,), dtype int64
-        1 when an event falls in the window's central part, else 0.
-    metadata : pandas.DataFrame
-        One row per window: ``subject``, ``recording``, ``onset`` (window start
-        in seconds from the first sample), ``label`` (= ``y``) and
-        ``sleep_stage``.
+    windows : sklearn.utils.Bunch
+        With the fields
+
+        X : ndarray of shape (n_windows, n_channels, n_times)
+            The windows, in the unit and dtype of the data (volts for a Raw;
+            float64 for integer data).
+        y : ndarray of shape (n_windows,), dtype int64
+            1 when an event falls in the window's central part, else 0.
+        groups : ndarray of shape (n_windows,), dtype object
+            The unit to split on: ``subject`` in every row, or ``recording``
+            when ``subject`` is None (``None`` when neither is given).
+        metadata : pandas.DataFrame
+            One row per window: ``subject``, ``recording``, ``onset`` (window
+            start in seconds from the first sample), ``label`` (= ``y``) and
+            ``sleep_stage``.
+        sfreq : float
+            Sampling rate in Hz.
+        ch_names : list of str
+            The Raw's channel names; ``"ch0"``, ``"ch1"``, ... for an array.
+        events : pandas.DataFrame
+            Only when ``events`` is given: one row per event, sorted by
+            ``time``, with ``onset`` and ``duration`` (seconds from the first
+            sample), ``description`` (the annotation's; None for event
+            times) and ``time`` (``onset + duration / 2``, the time that
+            labels the windows).
+
+    (X, y) : tuple of ndarray
+        With ``return_X_y=True``: the two arrays above.
 
     Raises
     ------
@@ -241,8 +321,10 @@ def make_fixed_windows(
     X = _take_windows(array, starts, n_times)
 
     y = np.zeros(len(starts), dtype=np.int64)
+    table = None
     if events is not None:
-        event_samples = _event_times(events, raw) * sfreq
+        table = _fixed_window_events(events, raw)
+        event_samples = table["time"].to_numpy() * sfreq
         lo = starts + (1 - center_fraction) / 2 * n_times
         hi = lo + center_fraction * n_times
         n_inside = np.searchsorted(event_samples, hi, side="left") - np.searchsorted(
@@ -252,7 +334,7 @@ def make_fixed_windows(
 
     stages = _stages_at((starts + n_times / 2) / sfreq, hypnogram, raw)
     metadata = _metadata(subject, recording, starts / sfreq, y, stages)
-    return X, y, metadata
+    return _windows_bunch(X, y, metadata, sfreq, raw, table, return_X_y)
 
 
 def make_event_windows(
@@ -267,7 +349,8 @@ def make_event_windows(
     subject: object = None,
     recording: object = None,
     hypnogram: tuple | mne.Annotations | pd.DataFrame | None = None,
-) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    return_X_y: bool = False,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
     """Cut one window centred on each annotation or event (epoched designs).
 
     Parameters
@@ -291,20 +374,45 @@ def make_event_windows(
         key are not windowed (this is how to leave out, e.g., ``"BAD"``
         spans). ``None`` numbers the sorted unique descriptions 0, 1, ….
     subject, recording : object, default=None
-        Copied into every row of ``metadata``.
+        Copied into every row of ``metadata``; ``groups`` is the subject, or
+        the recording when ``subject`` is None.
     hypnogram : tuple, mne.Annotations, pandas.DataFrame or None
         Sleep stages for ``metadata["sleep_stage"]``, looked up at each window's
         centre (see :func:`make_fixed_windows`).
+    return_X_y : bool, default=False
+        Return ``(X, y)`` instead of the Bunch.
 
     Returns
     -------
-    X : ndarray of shape (n_windows, n_channels, n_times)
-        The windows, in the order of the events, in the dtype of the data.
-    y : ndarray of shape (n_windows,), dtype int64
-        The label of each window's event.
-    metadata : pandas.DataFrame
-        ``subject``, ``recording``, ``onset`` (window start, seconds),
-        ``label`` and ``sleep_stage``, one row per window.
+    windows : sklearn.utils.Bunch
+        With the fields
+
+        X : ndarray of shape (n_windows, n_channels, n_times)
+            The windows, in the order of the events, in the unit and dtype of
+            the data (float64 for integer data).
+        y : ndarray of shape (n_windows,), dtype int64
+            The label of each window's event.
+        groups : ndarray of shape (n_windows,), dtype object
+            ``subject`` in every row, or ``recording`` when ``subject`` is
+            None (``None`` when neither is given).
+        metadata : pandas.DataFrame
+            ``subject``, ``recording``, ``onset`` (window start, seconds),
+            ``label`` and ``sleep_stage``, one row per window.
+        sfreq : float
+            Sampling rate in Hz.
+        ch_names : list of str
+            The Raw's channel names; ``"ch0"``, ``"ch1"``, ... for an array.
+        events : pandas.DataFrame
+            The windowed events, one row per window in the order of ``X``:
+            ``onset`` and ``duration`` (seconds from the first sample; 0 for
+            event times), ``description`` (the annotation's; None for event
+            times), ``time`` (the window's centre event time,
+            ``onset + duration / 2``) and ``label`` (= ``y``). Annotations
+            left out by ``mapping`` and events whose window does not fit are
+            not listed.
+
+    (X, y) : tuple of ndarray
+        With ``return_X_y=True``: the two arrays above.
 
     Warns
     -----
@@ -332,20 +440,20 @@ def make_event_windows(
         if mapping is None:
             mapping = {d: i for i, d in enumerate(sorted(set(description)))}
         keep = np.array([d in mapping for d in description], dtype=bool)
-        centres = (onset + duration / 2)[keep]
+        table = _event_table(onset[keep], duration[keep], description[keep])
         y = np.array([mapping[d] for d in description[keep]], dtype=np.int64)
     else:
-        centres = np.asarray(events, dtype=float).ravel()
+        table = _point_events(np.asarray(events, dtype=float).ravel())
         if labels is None:
-            y = np.ones(len(centres), dtype=np.int64)
+            y = np.ones(len(table), dtype=np.int64)
         else:
             y = np.asarray(labels, dtype=np.int64).ravel()
-            if len(y) != len(centres):
+            if len(y) != len(table):
                 raise ValueError(
-                    f"labels has {len(y)} entries but events has {len(centres)}."
+                    f"labels has {len(y)} entries but events has {len(table)}."
                 )
 
-    starts = np.round(centres * sfreq).astype(np.int64) - n_times // 2
+    starts = np.round(table["time"].to_numpy() * sfreq).astype(np.int64) - n_times // 2
     fits = (starts >= 0) & (starts + n_times <= n_samples)
     if not fits.all():
         warnings.warn(
@@ -355,8 +463,10 @@ def make_event_windows(
             stacklevel=2,
         )
     starts, y = starts[fits], y[fits]
+    table = table[fits].reset_index(drop=True)
+    table["label"] = y
 
     X = _take_windows(array, starts, n_times)
     stages = _stages_at((starts + n_times / 2) / sfreq, hypnogram, raw)
     metadata = _metadata(subject, recording, starts / sfreq, y, stages)
-    return X, y, metadata
+    return _windows_bunch(X, y, metadata, sfreq, raw, table, return_X_y)

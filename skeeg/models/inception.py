@@ -14,7 +14,7 @@ the time length never changes.
 The reference kernels are 40/20/10; skeeg uses 39/19/9 because an odd kernel
 pads symmetrically, which keeps the output aligned with the input in time.
 The iEDeaL paper removed BatchNorm from this baseline (``norm="none"``);
-skeeg defaults to the per-sample ``norm="layer"``. Convolutions carry a bias
+skeeg defaults to the per-sample ``norm="instance"``. Convolutions carry a bias
 only when ``norm="none"``: every other norm is followed by its own shift.
 """
 
@@ -98,7 +98,7 @@ class InceptionTime(EEGModule):
         Filters per branch of each module.
     n_blocks : int, default=6
         Inception modules; a residual connection closes after every third.
-    norm : {"layer", "batch", "group", "none"}, default="layer"
+    norm : {"instance", "layer", "batch", "none"}, default="instance"
         Normalisation after each module and on the residual shortcuts.
         ``"none"`` is the iEDeaL paper's setting for this baseline.
     kernel_sizes : tuple of int, default=(39, 19, 9)
@@ -120,7 +120,7 @@ class InceptionTime(EEGModule):
         *,
         width: int = 32,
         n_blocks: int = 6,
-        norm: str = "layer",
+        norm: str = "instance",
         kernel_sizes: tuple[int, ...] = (39, 19, 9),
         bottleneck: int = 32,
     ) -> None:
@@ -167,23 +167,23 @@ class InceptionTime(EEGModule):
         self.head = nn.Linear(self.embedding_dim, n_outputs)
 
     @classmethod
-    def min_n_times(cls, *, norm: str = "layer") -> int:
+    def min_n_times(cls, *, norm: str = "instance") -> int:
         """Shortest window InceptionTime accepts.
 
         The time length never shrinks, so one sample suffices, except that
-        ``norm="layer"`` normalises each channel over time and needs 2 steps
+        ``norm="instance"`` normalises each channel over time and needs 2 steps
         (with one step it would erase the signal).
 
         Parameters
         ----------
-        norm : {"layer", "batch", "group", "none"}, default="layer"
+        norm : {"instance", "layer", "batch", "none"}, default="instance"
 
         Returns
         -------
         n_times : int
         """
         check_norm(norm)
-        return 2 if norm == "layer" else 1
+        return 2 if norm == "instance" else 1
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Mean over time of the last module's output.

@@ -8,7 +8,7 @@ stride-2 block whose shortcut is a 1x1 projection followed by a norm; global
 average pooling over time; a linear head. ``n_blocks=2`` gives the 18 layers.
 
 The paper removed BatchNorm from this baseline (``norm="none"`` reproduces
-that); skeeg defaults to the per-sample ``norm="layer"``, which keeps
+that); skeeg defaults to the per-sample ``norm="instance"``, which keeps
 training stable at depth without batch statistics. Convolutions carry a bias
 only when ``norm="none"``: every other norm is followed by its own shift.
 """
@@ -89,7 +89,7 @@ class ResNet1D(EEGModule):
         three later stages.
     n_blocks : int, default=2
         Basic blocks per stage (2 gives ResNet-18).
-    norm : {"layer", "batch", "group", "none"}, default="layer"
+    norm : {"instance", "layer", "batch", "none"}, default="instance"
         Normalisation after each convolution. ``"none"`` is the iEDeaL
         paper's setting for this baseline.
 
@@ -107,7 +107,7 @@ class ResNet1D(EEGModule):
         *,
         width: int = 64,
         n_blocks: int = 2,
-        norm: str = "layer",
+        norm: str = "instance",
     ) -> None:
         super().__init__()
         check_network_args(
@@ -140,24 +140,24 @@ class ResNet1D(EEGModule):
         self.head = nn.Linear(self.embedding_dim, n_outputs)
 
     @classmethod
-    def min_n_times(cls, *, norm: str = "layer") -> int:
+    def min_n_times(cls, *, norm: str = "instance") -> int:
         """Shortest window ResNet1D accepts.
 
-        Padding lets every layer run on a single step, but ``norm="layer"``
+        Padding lets every layer run on a single step, but ``norm="instance"``
         normalises each channel over time and needs 2 steps in the deepest
         map (with one step it would erase the signal), so that norm needs
         ``32 + 1`` samples and the others 1.
 
         Parameters
         ----------
-        norm : {"layer", "batch", "group", "none"}, default="layer"
+        norm : {"instance", "layer", "batch", "none"}, default="instance"
 
         Returns
         -------
         n_times : int
         """
         check_norm(norm)
-        min_steps = 2 if norm == "layer" else 1
+        min_steps = 2 if norm == "instance" else 1
         return 2**N_HALVINGS * (min_steps - 1) + 1
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:

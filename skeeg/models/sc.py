@@ -8,8 +8,9 @@ the paper states. The stem is the block stack's channel projection: it maps
 identity. Global max pooling over time, dropout and a linear layer make the
 head.
 
-INFERRED (the paper is silent): the normalisation is per sample over time
-(``norm="layer"``, never BatchNorm, which imbalanced mini-batches destabilise),
+INFERRED (the paper is silent): the normalisation is per sample, per channel,
+over time (``norm="instance"``, never BatchNorm, which imbalanced mini-batches
+destabilise; the iEDeaL authors' code calls this ``LayerNorm(dim_series)``),
 the activation is ReLU, the head pools by max (an IED is a short local event).
 """
 
@@ -36,10 +37,14 @@ def receptive_field(n_blocks: int) -> int:
 
 
 def auto_n_blocks(n_times: int) -> int:
-    """Smallest number of blocks whose receptive field covers ``n_times``."""
+    """Smallest ``n_blocks >= 1`` whose receptive field covers ``n_times``.
+
+    The stem alone covers a window of at most 3 samples; such a window still
+    gets one block, so "auto" never resolves to 0.
+    """
     if n_times < 1:
         raise ValueError(f"n_times must be >= 1, got {n_times}.")
-    n_blocks = 0
+    n_blocks = 1
     while receptive_field(n_blocks) < n_times:
         n_blocks += 1
     return n_blocks
@@ -88,11 +93,13 @@ class SCNet(EEGModule):
     width : int, default=64
         Channels inside the network.
     n_blocks : int or "auto", default="auto"
-        Residual blocks; "auto" is :func:`auto_n_blocks` of ``n_times``.
+        Residual blocks; "auto" is :func:`auto_n_blocks` of ``n_times``, the
+        smallest count >= 1 whose receptive field covers the window.
     dropout : float, default=0.2
         Dropout before the linear head.
-    norm : {"layer", "group", "batch", "none"}, default="layer"
-        Normalisation inside the blocks.
+    norm : {"instance", "layer", "batch", "none"}, default="instance"
+        Normalisation inside the blocks, see
+        :func:`skeeg.models.norm.make_norm`.
     """
 
     def __init__(
@@ -104,7 +111,7 @@ class SCNet(EEGModule):
         width: int = 64,
         n_blocks: int | str = "auto",
         dropout: float = 0.2,
-        norm: str = "layer",
+        norm: str = "instance",
     ) -> None:
         super().__init__()
         if n_blocks == "auto":
