@@ -82,6 +82,21 @@ def _require_counts(loss: nn.Module) -> tuple[int, int]:
     return int(n_pos), int(n_neg)
 
 
+def _binary_logits(logits: Tensor) -> Tensor:
+    """``logits`` of shape (batch,) or (batch, 1) as shape (batch,), checked."""
+    if not isinstance(logits, Tensor) or not logits.is_floating_point():
+        raise ValueError(
+            "logits must be a floating-point tensor, got "
+            f"{getattr(logits, 'dtype', type(logits).__name__)}."
+        )
+    z = logits.squeeze(1) if logits.ndim == 2 and logits.shape[1] == 1 else logits
+    if z.ndim != 1:
+        raise ValueError(
+            f"logits must have shape (batch,) or (batch, 1), got {tuple(logits.shape)}."
+        )
+    return z
+
+
 class _BinaryLoss(nn.Module):
     """Shared input checks and reduction of the binary losses."""
 
@@ -96,17 +111,7 @@ class _BinaryLoss(nn.Module):
     @staticmethod
     def _check_inputs(logits: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
         """Return ``(z, y)``, both of shape ``(batch,)`` and the dtype of logits."""
-        if not isinstance(logits, Tensor) or not logits.is_floating_point():
-            raise ValueError(
-                "logits must be a floating-point tensor, got "
-                f"{getattr(logits, 'dtype', type(logits).__name__)}."
-            )
-        z = logits.squeeze(1) if logits.ndim == 2 and logits.shape[1] == 1 else logits
-        if z.ndim != 1:
-            raise ValueError(
-                "logits must have shape (batch,) or (batch, 1), got "
-                f"{tuple(logits.shape)}."
-            )
+        z = _binary_logits(logits)
         target = torch.as_tensor(target, device=z.device)
         y = target.squeeze(1) if target.ndim == 2 and target.shape[1] == 1 else target
         if y.shape != z.shape:
@@ -472,15 +477,5 @@ def sigmoid_proba(logits: Tensor) -> Tensor:
     >>> sigmoid_proba(torch.tensor([0.0, 2.0])).shape
     torch.Size([2, 2])
     """
-    if not isinstance(logits, Tensor) or not logits.is_floating_point():
-        raise ValueError(
-            "logits must be a floating-point tensor, got "
-            f"{getattr(logits, 'dtype', type(logits).__name__)}."
-        )
-    z = logits.squeeze(1) if logits.ndim == 2 and logits.shape[1] == 1 else logits
-    if z.ndim != 1:
-        raise ValueError(
-            f"logits must have shape (batch,) or (batch, 1), got {tuple(logits.shape)}."
-        )
-    p = torch.sigmoid(z)
+    p = torch.sigmoid(_binary_logits(logits))
     return torch.stack((1 - p, p), dim=1)

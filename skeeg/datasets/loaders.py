@@ -122,12 +122,26 @@ def _read_column(file: Path, *, header: bool) -> tuple[str | None, np.ndarray]:
     return first, np.array(text.split(), dtype=np.float64)
 
 
-def _stack(
+def _result(
     parts: list[tuple[np.ndarray, pd.DataFrame]],
-) -> tuple[np.ndarray, pd.DataFrame]:
+    *,
+    label_dtype,
+    groups_column: str,
+    return_X_y: bool,
+    **fields,
+) -> Bunch | tuple[np.ndarray, np.ndarray]:
+    """Stack per-file windows into a loader's Bunch (or ``(X, y)``).
+
+    ``y`` is ``metadata["label"]``, ``groups`` the ``groups_column``;
+    ``fields`` are the loader's other fields (sfreq, ch_names, ...).
+    """
     X = np.concatenate([x for x, _ in parts])
     metadata = pd.concat([m for _, m in parts], ignore_index=True)
-    return X, metadata
+    y = metadata["label"].to_numpy(dtype=label_dtype)
+    if return_X_y:
+        return X, y
+    groups = metadata[groups_column].to_numpy(dtype=str)
+    return Bunch(X=X, y=y, groups=groups, metadata=metadata, **fields)
 
 
 def load_bonn(
@@ -214,15 +228,11 @@ def load_bonn(
             metadata["set"] = BONN_SETS[letter]
             parts.append((windows.X, metadata))
 
-    X, metadata = _stack(parts)
-    y = metadata["label"].to_numpy(dtype=str)
-    if return_X_y:
-        return X, y
-    return Bunch(
-        X=X,
-        y=y,
-        groups=metadata["recording"].to_numpy(dtype=str),
-        metadata=metadata,
+    return _result(
+        parts,
+        label_dtype=str,
+        groups_column="recording",
+        return_X_y=return_X_y,
         sfreq=BONN_SFREQ,
         ch_names=["EEG"],
         description=BONN_DESCRIPTION,
@@ -346,15 +356,11 @@ def load_eegmat(
             )
             parts.append((windows.X, metadata))
 
-    X, metadata = _stack(parts)
-    y = metadata["label"].to_numpy(dtype=np.int64)
-    if return_X_y:
-        return X, y
-    return Bunch(
-        X=X,
-        y=y,
-        groups=metadata["subject"].to_numpy(dtype=str),
-        metadata=metadata,
+    return _result(
+        parts,
+        label_dtype=np.int64,
+        groups_column="subject",
+        return_X_y=return_X_y,
         sfreq=EEGMAT_SFREQ,
         ch_names=list(ch_names),
         description=EEGMAT_DESCRIPTION,
@@ -525,15 +531,11 @@ def load_dreams(
         channels.append(channel)
         parts.append((windows.X, metadata))
 
-    X, metadata = _stack(parts)
-    y = metadata["label"].to_numpy(dtype=object)
-    if return_X_y:
-        return X, y
-    return Bunch(
-        X=X,
-        y=y,
-        groups=metadata["recording"].to_numpy(dtype=str),
-        metadata=metadata,
+    return _result(
+        parts,
+        label_dtype=object,
+        groups_column="recording",
+        return_X_y=return_X_y,
         events=pd.concat(spindles, ignore_index=True),
         hypnogram=pd.concat(hypnograms, ignore_index=True),
         sfreq=float(sfreq),
