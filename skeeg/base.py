@@ -21,6 +21,7 @@ are; ``embed`` returns the embedding (:class:`skeeg.models.base.EEGModule`).
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -92,11 +93,14 @@ class TrainingPlan:
     sampler : torch.utils.data.Sampler or None
         Windows of each epoch; None: all, shuffled.
     callbacks : list of (name, Callback)
+    n_epochs : int
+        Epochs in all: ``max_epochs`` plus any warm-up.
     """
 
     criterion: nn.Module
     sampler: torch.utils.data.Sampler | None
     callbacks: list
+    n_epochs: int
 
 
 @fill_doc
@@ -198,6 +202,16 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         plan = loss.plan(
             y, n_classes=len(self.classes_), criterion=criterion, random_state=seed
         )
+        n_epochs = plan.warmup_epochs + self.max_epochs
+        if validation and plan.select_from >= n_epochs:
+            warnings.warn(
+                f"{type(self).__name__}: the loss strategy's negatives reach their "
+                f"cap only at epoch {plan.select_from + 1}, after the last of "
+                f"{n_epochs} epochs; no epoch is eligible for best-epoch "
+                "selection and the last one is kept. Raise max_epochs.",
+                UserWarning,
+                stacklevel=3,
+            )
         callbacks = make_callbacks(
             max_epochs=self.max_epochs,
             lr=self.lr,
@@ -209,8 +223,11 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             patience=self.patience,
             curriculum=plan.sampler is not None or hasattr(plan.criterion, "set_epoch"),
             verbose=self.verbose,
+            warmup_epochs=plan.warmup_epochs,
+            warmup_lr=plan.warmup_lr,
+            select_from=plan.select_from,
         )
-        return TrainingPlan(plan.criterion, plan.sampler, callbacks)
+        return TrainingPlan(plan.criterion, plan.sampler, callbacks, n_epochs)
 
     def _net_class(self) -> type[NeuralNet]:
         """The skorch net class; its ``get_loss`` computes the training loss."""
@@ -366,7 +383,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             criterion=plan.criterion,
             optimizer=optimizer,
             lr=self.lr,
-            max_epochs=self.max_epochs,
+            max_epochs=plan.n_epochs,
             batch_size=self.batch_size,
             train_split=None if valid_ds is None else predefined_split(valid_ds),
             callbacks=plan.callbacks,

@@ -363,6 +363,20 @@ class NegativeSampler(Sampler):
             b=self.b,
         )
 
+    def steady_epoch(self) -> int:
+        """First 0-based epoch at which the negatives per epoch stop growing.
+
+        The first epoch after the warm-up, or for "incneg" the first at which
+        the draw reaches its cap ``E`` (the authors' ``ready4stop``).
+        """
+        epoch = self.warmup_epochs if self.strategy == "incneg" else 0
+        if self.strategy != "incneg":
+            return epoch
+        cap = min(self.n_sufficient_, self.n_neg_)
+        while self.n_negatives_for_epoch(epoch) < cap:
+            epoch += 1
+        return epoch
+
     def indices_for_epoch(self, epoch: int) -> np.ndarray:
         """The windows of the 0-based ``epoch``, in the order they are yielded.
 

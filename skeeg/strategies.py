@@ -144,10 +144,20 @@ class LossPlan:
     sampler : NegativeSampler or None
         Chooses the training windows of each epoch; None trains on all windows
         in a shuffled order.
+    warmup_epochs : int
+        Warm-up epochs, run before (outside) the estimator's ``max_epochs``.
+    warmup_lr : float or None
+        Their learning rate; None: the estimator's ``lr``.
+    select_from : int
+        First 0-based epoch that best-epoch selection may restore: after the
+        warm-up and, for IncNeg, once the negatives reach their cap.
     """
 
     criterion: nn.Module
     sampler: NegativeSampler | None
+    warmup_epochs: int = 0
+    warmup_lr: float | None = None
+    select_from: int = 0
 
 
 class LossStrategy(BaseEstimator):
@@ -223,7 +233,14 @@ class LossStrategy(BaseEstimator):
         sampler = negatives.make_sampler(
             y, warmup_epochs=warmup, random_state=random_state
         )
-        return LossPlan(loss_fn, sampler)
+        steady = warmup if sampler is None else sampler.steady_epoch()
+        return LossPlan(
+            loss_fn,
+            sampler,
+            warmup_epochs=warmup,
+            warmup_lr=getattr(self, "warmup_lr", None),
+            select_from=max(warmup, steady),
+        )
 
 
 class BCE(LossStrategy):
@@ -311,7 +328,14 @@ class SaSu(LossStrategy):
     gamma_pos, gamma_neg : float, default=0.5
         Modulator exponents; 0 and 0 give unregularised SaSu.
     warmup_epochs : int, default=3
-        BCE epochs first (PreBCE) on all positives and as many negatives.
+        BCE epochs first (PreBCE) on all positives and as many negatives. They
+        run before the estimator's ``max_epochs`` (which count SaSu epochs
+        only) and are never restored by best-epoch selection, nor are IncNeg
+        epochs before the negatives reach their cap ``E``.
+    warmup_lr : float or None, default=None
+        Fixed learning rate of the warm-up; None: the estimator's ``lr``
+        (the authors' ``lr_warmup = 0.01`` equals their SGD ``lr``; a fixed
+        0.01 under Adam at 3e-3 cut the demo's AUPRC from 0.53 to 0.30).
     negatives : NegativeSchedule, default=IncNeg()
         ``AllNegatives()`` with ``warmup_epochs=0`` and zero exponents is the
         paper's SF surrogate (``loss="sf"``).
@@ -323,12 +347,14 @@ class SaSu(LossStrategy):
         gamma_pos: float = 0.5,
         gamma_neg: float = 0.5,
         warmup_epochs: int = 3,
+        warmup_lr: float | None = None,
         negatives: NegativeSchedule | None = None,
     ) -> None:
         self.beta = beta
         self.gamma_pos = gamma_pos
         self.gamma_neg = gamma_neg
         self.warmup_epochs = warmup_epochs
+        self.warmup_lr = warmup_lr
         self.negatives = negatives
 
     def _check_negatives(self) -> NegativeSchedule:

@@ -92,17 +92,24 @@ class SelectBestEpoch(Callback):
     Parameters
     ----------
     patience : int or None, default=None
-        Stop training after this many epochs without a better epoch; None
-        trains for all epochs.
+        Stop training after this many eligible epochs without a better one;
+        None trains for all epochs.
+    select_from : int, default=0
+        0-based index of the first epoch that may be restored (and from which
+        patience counts). Earlier epochs (a BCE warm-up, IncNeg before it
+        reaches its cap; the authors' ``ready4stop``) are scored but never
+        kept. When no epoch is eligible, the last epoch's weights stay.
 
     Attributes
     ----------
-    best_epoch_ : int
-        1-based epoch whose weights were restored.
+    best_epoch_ : int or None
+        1-based epoch whose weights were restored; None when none was
+        eligible.
     """
 
-    def __init__(self, patience: int | None = None) -> None:
+    def __init__(self, patience: int | None = None, select_from: int = 0) -> None:
         self.patience = patience
+        self.select_from = select_from
 
     def on_train_begin(self, net, **kwargs) -> None:
         self.best_key_ = None
@@ -112,6 +119,8 @@ class SelectBestEpoch(Callback):
 
     def on_epoch_end(self, net, **kwargs) -> None:
         row = net.history[-1]
+        if len(net.history) - 1 < self.select_from:
+            return
         key = (row["valid_fbeta"], -row["valid_loss"])
         if self.best_key_ is None or key > self.best_key_:
             self.best_key_, self.best_epoch_ = key, row["epoch"]
@@ -128,6 +137,50 @@ class SelectBestEpoch(Callback):
             self._best_state = None  # the fitted net need not carry a copy
 
 
+class LearningRatePlan:
+    """Learning-rate factor of each 0-based epoch (for ``LambdaLR``).
+
+    ``warmup_epochs`` epochs at ``warmup_lr`` first (PreBCE, outside the
+    budget), then ``max_epochs`` epochs from ``lr``, decayed linearly to
+    ``min_lr`` when ``linear``, constant otherwise. A class, not a lambda, so
+    fitted nets pickle.
+
+    Parameters
+    ----------
+    lr, min_lr : float
+    max_epochs : int
+    warmup_epochs : int, default=0
+    warmup_lr : float or None, default=None
+        None: ``lr``.
+    linear : bool, default=True
+    """
+
+    def __init__(
+        self,
+        lr: float,
+        min_lr: float,
+        max_epochs: int,
+        warmup_epochs: int = 0,
+        warmup_lr: float | None = None,
+        linear: bool = True,
+    ) -> None:
+        self.lr = lr
+        self.min_lr = min_lr
+        self.max_epochs = max_epochs
+        self.warmup_epochs = warmup_epochs
+        self.warmup_lr = lr if warmup_lr is None else warmup_lr
+        self.linear = linear
+
+    def __call__(self, epoch: int) -> float:
+        if epoch < self.warmup_epochs:
+            return self.warmup_lr / self.lr
+        if not self.linear:
+            return 1.0
+        end = min(1.0, self.min_lr / self.lr)
+        progress = min(1.0, (epoch - self.warmup_epochs) / max(self.max_epochs - 1, 1))
+        return 1.0 + (end - 1.0) * progress
+
+
 def make_callbacks(
     *,
     max_epochs: int,
@@ -140,14 +193,19 @@ def make_callbacks(
     patience: int | None,
     curriculum: bool,
     verbose: int,
+    warmup_epochs: int = 0,
+    warmup_lr: float | None = None,
+    select_from: int = 0,
 ) -> list:
     """The skorch callbacks of the recipe, in a fixed order.
 
     Parameters
     ----------
+    max_epochs : int
+        Epochs of the main schedule, after any warm-up.
     lr_schedule : {"linear", None}
         "linear" decays the learning rate linearly from ``lr`` to ``min_lr``
-        over ``max_epochs`` (the iEDeaL recipe).
+        over ``max_epochs`` (the iEDeaL recipe); None keeps ``lr``.
     grad_clip : float or None
         Maximum gradient norm (iEDeaL: 1).
     select_on_validation : bool
@@ -161,7 +219,15 @@ def make_callbacks(
         warm-up loss follow the epoch).
     verbose : int
         2 or more adds a progress bar.
+    warmup_epochs : int, default=0
+        Warm-up epochs before the main schedule (PreBCE).
+    warmup_lr : float or None, default=None
+        Learning rate of the warm-up; None: ``lr``.
+    select_from : int, default=0
+        First 0-based epoch best-epoch selection may restore.
     """
+    if lr_schedule not in ("linear", None):
+        raise ValueError(f"lr_schedule must be 'linear' or None, got {lr_schedule!r}.")
     callbacks: list = []
     if curriculum:
         callbacks.append(("curriculum", EpochCurriculum()))
@@ -169,21 +235,21 @@ def make_callbacks(
         callbacks.append(
             ("grad_clip", GradientNormClipping(gradient_clip_value=grad_clip))
         )
-    if lr_schedule == "linear":
-        end = min(1.0, min_lr / lr)
+    if lr_schedule == "linear" or warmup_epochs > 0:
+        plan = LearningRatePlan(
+            lr,
+            min_lr,
+            max_epochs,
+            warmup_epochs=warmup_epochs,
+            warmup_lr=warmup_lr,
+            linear=lr_schedule == "linear",
+        )
         callbacks.append(
             (
                 "lr_schedule",
-                LRScheduler(
-                    policy=torch.optim.lr_scheduler.LinearLR,
-                    start_factor=1.0,
-                    end_factor=end,
-                    total_iters=max(max_epochs - 1, 1),
-                ),
+                LRScheduler(policy=torch.optim.lr_scheduler.LambdaLR, lr_lambda=plan),
             )
         )
-    elif lr_schedule is not None:
-        raise ValueError(f"lr_schedule must be 'linear' or None, got {lr_schedule!r}.")
     if select_on_validation:
         callbacks.append(
             (
@@ -195,7 +261,12 @@ def make_callbacks(
                 ),
             )
         )
-        callbacks.append(("select_best", SelectBestEpoch(patience=patience)))
+        callbacks.append(
+            (
+                "select_best",
+                SelectBestEpoch(patience=patience, select_from=select_from),
+            )
+        )
     if verbose >= 2:
         callbacks.append(("progress", ProgressBar()))
     return callbacks

@@ -15,6 +15,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skeeg import InceptionTimeClassifier, ResNet1DClassifier, SaSu, SCClassifier
 from skeeg.base import DeepClassifierBase
+from skeeg.features import SpikeFeatures
 from skeeg.preprocessing import (
     BandpassFilter,
     BipolarMontage,
@@ -69,6 +70,7 @@ CHECKED_ESTIMATORS = [
     ChannelSelector(channels=[0]),
     WindowStandardizer(),
     Scaler(),
+    SpikeFeatures(),
 ]
 
 _FLOAT32_BATCHING = (

@@ -88,10 +88,22 @@ def test_estimator_follows_prebce_incneg_schedule_exactly():
     e_suff = round(n0 * (1 - (1 - 1 / n0) ** n0))
     clf = SCClassifier(loss=SaSu(warmup_epochs=2), **{**QUICK, "max_epochs": 6})
     clf.fit(X, y)
-    # PreBCE: all positives + n1 negatives; then e**2 * n1 negatives, capped.
-    expected = [2 * n1, 2 * n1] + [n1 + min(e * e * n1, e_suff) for e in range(1, 5)]
+    # PreBCE: all positives + n1 negatives, outside max_epochs; then
+    # e**2 * n1 negatives, capped, for max_epochs SaSu epochs.
+    expected = [2 * n1, 2 * n1] + [n1 + min(e * e * n1, e_suff) for e in range(1, 7)]
     assert _windows_per_epoch(clf) == expected
     assert not clf.net_.criterion_.in_warmup
+
+
+def test_warmup_runs_at_its_own_lr_before_the_schedule():
+    X, y, _ = bump_dataset(n_windows=200, prevalence=0.1, seed=3)
+    loss = SaSu(warmup_epochs=2, warmup_lr=0.05)
+    params = {**QUICK, "max_epochs": 3, "optimizer": "sgd", "lr": 0.01}
+    clf = SCClassifier(loss=loss, min_lr=1e-4, **params).fit(X, y)
+    # 2 warm-up epochs at 0.05 outside the budget, then 0.01 decayed linearly
+    # to 1e-4 over the 3 epochs of max_epochs.
+    used = clf.net_.history[:, "event_lr"]
+    np.testing.assert_allclose(used, [0.05, 0.05, 0.01, 0.00505, 1e-4])
 
 
 @pytest.mark.parametrize(
@@ -188,9 +200,12 @@ def test_linear_lr_decay_reaches_min_lr():
             verbose=0,
         )
     )
-    scheduler = callbacks["lr_schedule"]
-    assert scheduler.kwargs["end_factor"] == pytest.approx(1e-3)
-    assert scheduler.kwargs["total_iters"] == 4
+    plan = callbacks["lr_schedule"].kwargs["lr_lambda"]
+    # lr * factor: 0.01 at the first epoch, 1e-5 at the fifth and after.
+    np.testing.assert_allclose(
+        [0.01 * plan(k) for k in range(6)],
+        np.r_[np.linspace(0.01, 1e-5, 5), 1e-5],
+    )
 
 
 def test_sgd_defaults_and_routed_optimizer_parameters(bumps):
@@ -282,3 +297,38 @@ def test_select_best_epoch_patience_stops_training():
     callback.on_train_begin(net)
     with pytest.raises(KeyboardInterrupt):
         _run_epochs(callback, net, [(0.5, 0.1), (0.4, 0.2), (0.3, 0.3)])
+
+
+def test_selection_never_restores_warmup_or_pre_cap_epochs():
+    X, y, groups = bump_dataset(n_windows=400, prevalence=0.05, seed=3)
+    clf = SCClassifier(
+        loss=SaSu(warmup_epochs=2), **{**QUICK, "max_epochs": 8}
+    ).set_params(validation_fraction=0.25)
+    clf.fit(X, y, groups=groups)
+    sampler = clf.net_.iterator_train__sampler
+    # IncNeg epoch e draws e**2 * n1 negatives until the cap E.
+    first_capped = next(
+        e for e in range(1, 9) if e * e * sampler.n_pos_ >= sampler.n_sufficient_
+    )
+    assert sampler.steady_epoch() == 2 + first_capped - 1
+    select = dict(clf.net_.callbacks_)["select_best"]
+    assert select.select_from == sampler.steady_epoch()
+    # best_epoch_ is 1-based, select_from a 0-based index.
+    assert select.best_epoch_ > select.select_from
+
+
+def test_selection_callback_skips_epochs_before_select_from():
+    net = _FakeNet()
+    # The warm-up epoch scores best but may not be restored.
+    rows = [(0.9, 0.1), (0.2, 0.5), (0.3, 0.6)]
+    assert _run_epochs(SelectBestEpoch(select_from=1), net, rows) == 3
+    net = _FakeNet()
+    # No eligible epoch: the last weights stay.
+    assert _run_epochs(SelectBestEpoch(select_from=5), net, rows) == 3
+
+
+def test_warns_when_incneg_never_reaches_its_cap():
+    X, y, groups = bump_dataset(n_windows=400, prevalence=0.02, seed=3)
+    clf = SCClassifier(loss="sasu", **{**QUICK, "max_epochs": 1})
+    with pytest.warns(UserWarning, match="reach their cap only at epoch"):
+        clf.set_params(validation_fraction=0.25).fit(X, y, groups=groups)
