@@ -70,7 +70,8 @@ class Size:
         SC loss strategies.
     baselines : tuple of str
         Networks trained with BCE against SC+SaSu ("ResNet1D",
-        "InceptionTime").
+        "InceptionTime"), and "features": the classical detector
+        (SpikeFeatures + balanced logistic regression on the raw windows).
     windows_per_subject : int or None
         eegmat windows drawn per subject (None: all, stride ``stride_s``).
     bonn_windows : int
@@ -101,7 +102,7 @@ class Size:
     prevalences: tuple[float, ...]
     bonn_prevalences: tuple[float, ...]
     losses: tuple[str, ...] = LOSSES
-    baselines: tuple[str, ...] = ("ResNet1D",)
+    baselines: tuple[str, ...] = ("ResNet1D", "features")
     windows_per_subject: int | None = 200
     bonn_windows: int = 1000
     n_splits: int = 3
@@ -125,7 +126,7 @@ SIZES = {
         prevalences=(0.25, 0.10),
         bonn_prevalences=(0.10,),
         losses=("bce", "sasu"),
-        baselines=(),
+        baselines=("features",),
         windows_per_subject=40,
         bonn_windows=200,
         n_splits=2,
@@ -140,7 +141,7 @@ SIZES = {
         eegmat_subjects=tuple(range(36)),
         bonn_prevalences=PREVALENCES,
         windows_per_subject=None,
-        baselines=("ResNet1D", "InceptionTime"),
+        baselines=("ResNet1D", "InceptionTime", "features"),
         bonn_windows=6000,
         n_splits=5,
         n_seeds=5,
@@ -229,11 +230,28 @@ def make_pipeline(
     seed: int,
     device: str,
 ):
-    """Band-pass 1-50 Hz, resample (eegmat), scale, then the network."""
+    """Band-pass 1-50 Hz, resample (eegmat), scale, then the network; or, for
+    ``model="features"``, the classical detector on the raw windows
+    (:class:`skeeg.features.SpikeFeatures` + balanced logistic regression)."""
+    from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from skeeg import InceptionTimeClassifier, ResNet1DClassifier, SCClassifier
+    from skeeg.features import SpikeFeatures
     from skeeg.preprocessing import BandpassFilter, Resampler, Scaler
+
+    if model == "features":
+        return Pipeline(
+            [
+                ("features", SpikeFeatures()),
+                ("scale", StandardScaler()),
+                (
+                    "clf",
+                    LogisticRegression(class_weight="balanced", max_iter=1000),
+                ),
+            ]
+        )
 
     classes = {
         "SC": SCClassifier,
@@ -263,7 +281,7 @@ def make_pipeline(
 def runs(size: Size) -> list[tuple[str, str]]:
     """(model, loss) pairs: the SC loss ablation, then the baselines."""
     return [("SC", loss) for loss in size.losses] + [
-        (model, "bce") for model in size.baselines
+        (model, "logreg" if model == "features" else "bce") for model in size.baselines
     ]
 
 
@@ -597,7 +615,12 @@ def evaluate(
         torch.set_num_threads(threads)
     pipe = make_pipeline(model, loss, sfreq, size, seed, device)
     oof = grouped_oof_predictions(
-        pipe, X, y, groups, n_splits=size.n_splits, fit_groups_param="clf__groups"
+        pipe,
+        X,
+        y,
+        groups,
+        n_splits=size.n_splits,
+        fit_groups_param=None if model == "features" else "clf__groups",
     )
     scores = window_scores(y, oof.proba)
     row = {
@@ -610,8 +633,12 @@ def evaluate(
         "fit_s": oof.fit_seconds,
     }
     if size.threshold == "auto":
-        # Same fitted models: F1 at each fold's tuned threshold.
-        row["f1_auto"] = float(f1_score(y, oof.pred, zero_division=0))
+        # Same fitted models: F1 at each fold's tuned threshold (the
+        # classical detector has none).
+        tuned = model != "features"
+        row["f1_auto"] = (
+            float(f1_score(y, oof.pred, zero_division=0)) if tuned else float("nan")
+        )
     return row
 
 

@@ -35,7 +35,7 @@ def test_iedeal_ablation_smoke_writes_every_row(tmp_path):
     assert '"rows"' in json_result
     assert (tmp_path / "iedeal_ablation_smoke_f1.png").stat().st_size > 0
 
-    # 2 eegmat prevalences + 2 Bonn tasks x 1 prevalence, 1 seed, 2 losses.
+    # 2 eegmat prevalences + 2 Bonn tasks x 1 prevalence, 1 seed.
     settings = {(r["dataset"], r["task"], r["prevalence"]) for r in result["rows"]}
     assert settings == {
         ("eegmat", "injected_IED", 0.25),
@@ -43,8 +43,13 @@ def test_iedeal_ablation_smoke_writes_every_row(tmp_path):
         ("bonn", "S_vs_rest", 0.10),
         ("bonn", "NF_vs_ZO", 0.10),
     }
-    assert len(result["rows"]) == 4 * 2
-    assert {r["loss"] for r in result["rows"]} == {"bce", "sasu"}
+    # 2 SC losses and the classical detector per setting.
+    assert len(result["rows"]) == 4 * 3
+    assert {(r["model"], r["loss"]) for r in result["rows"]} == {
+        ("SC", "bce"),
+        ("SC", "sasu"),
+        ("features", "logreg"),
+    }
     for row in result["rows"]:
         for metric in ("f1", "f2", "precision", "recall", "auprc", "auroc", "fit_s"):
             assert math.isfinite(row[metric]), (row, metric)
