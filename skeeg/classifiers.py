@@ -38,10 +38,15 @@ class SCClassifier(DeepClassifierBase):
         covers the window (768 samples -> 8 blocks).
     dropout : float, default=0.2
         Dropout before the linear head.
-    norm : {"instance", "layer", "batch", "none"}, default="instance"
-        Normalisation inside the blocks (:func:`skeeg.models.norm.make_norm`);
-        "instance" normalises each channel of each window over time, as the
-        authors' code does.
+    norm : {"instance", "layer", "batch", "none"}, default="layer"
+        Normalisation inside the blocks (:func:`skeeg.models.norm.make_norm`).
+        "layer" normalises each window over channels and time together, so
+        the amplitude of one derivation relative to the others (a focal
+        discharge, its phase reversal) survives. "instance" normalises each
+        channel of each window over time on its own, as the authors' code
+        does; it erases that relation. On the README demo's data (SC+SaSu,
+        3 data seeds) "layer" gave out-of-fold AUPRC 0.674, 0.176, 0.739
+        against 0.532, 0.061, 0.474 with "instance".
     loss : str or LossStrategy, default="sasu"
         A name of :data:`skeeg.strategies.LOSS_SHORTCUTS` ("bce", "bbce",
         "wbce", "ewbce", "focal", "sf", "sasu") or a strategy object such as
@@ -69,7 +74,7 @@ class SCClassifier(DeepClassifierBase):
         width=64,
         n_blocks="auto",
         dropout=0.2,
-        norm="instance",
+        norm="layer",
         loss="sasu",
         max_epochs=30,
         batch_size=256,
@@ -113,7 +118,8 @@ class SCClassifier(DeepClassifierBase):
         self.norm = norm
 
     def _min_n_times(self) -> int:
-        # Per-sample normalisation over time needs two or more samples.
+        # Per-sample normalisation ("instance", "layer") needs two or more
+        # samples per channel in training.
         return 2
 
     def _build_module(self, n_channels: int, n_times: int, n_outputs: int) -> nn.Module:

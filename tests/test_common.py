@@ -143,13 +143,6 @@ def _expected_failed_transformer_checks(estimator):
 
 #: Expected failures of the default instances, beyond the above.
 _EXPECTED_FAILED_DEFAULT = {
-    SCClassifier: {
-        "check_classifiers_train": (
-            "norm='instance' (the paper's per-channel normalisation over time) "
-            "maps a one-channel window of 2 samples to (-1, 1) or (1, -1), so "
-            "the check's 2-feature blobs keep only the sign of x1 - x0"
-        ),
-    },
     InceptionTimeClassifier: {
         "check_classifiers_train": (
             "the paper's SGD recipe (lr 0.01, batch 256) takes one step per "
