@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import sklearn
 import torch
-from sklearn.metrics import accuracy_score, f1_score, make_scorer
+from sklearn.metrics import accuracy_score, f1_score, fbeta_score, make_scorer
 from sklearn.model_selection import (
     GridSearchCV,
     GroupKFold,
@@ -89,8 +89,6 @@ def test_fbeta_optimal_threshold_matches_brute_force():
     proba = np.clip(0.3 * y + rng.random(300) * 0.7, 0, 1)
     for beta in (0.5, 1.0, 2.0):
         threshold = fbeta_optimal_threshold(y, proba, beta=beta)
-        from sklearn.metrics import fbeta_score
-
         best = max(
             fbeta_score(y, proba >= t, beta=beta, zero_division=0) for t in proba
         )
