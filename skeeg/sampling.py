@@ -369,9 +369,9 @@ class NegativeSampler(Sampler):
         The first epoch after the warm-up, or for "incneg" the first at which
         the draw reaches its cap ``E`` (the authors' ``ready4stop``).
         """
-        epoch = self.warmup_epochs if self.strategy == "incneg" else 0
         if self.strategy != "incneg":
-            return epoch
+            return 0
+        epoch = self.warmup_epochs
         cap = min(self.n_sufficient_, self.n_neg_)
         while self.n_negatives_for_epoch(epoch) < cap:
             epoch += 1
