@@ -1,0 +1,336 @@
+"""The ``skeeg`` command: exit codes, one-line errors, and what each step writes."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import mne
+import numpy as np
+import pandas as pd
+import pytest
+
+import skeeg.demo
+from skeeg.cli import build_parser, main
+from skeeg.detection import detect_events
+from skeeg.model_file import load_model, read_model_metadata
+from tests.conftest import REPO_ROOT, bump_dataset
+
+SFREQ = 64.0
+CH_NAMES = ["C3", "Cz", "C4"]
+VOLTS = 1e-5  # EEG amplitude scale: the windows are in volts, as MNE reads them
+BUMP_WINDOWS = (5, 12, 30)
+
+
+def _one_line_error(capsys, *fragments: str) -> str:
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.count("\n") == 1, err
+    for fragment in fragments:
+        assert fragment in err, err
+    return err
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory):
+    X, y, _ = bump_dataset(n_windows=80, n_channels=3, n_times=64, seed=2)
+    path = tmp_path_factory.mktemp("data") / "windows.npz"
+    np.savez(
+        path,
+        X=X * VOLTS,
+        y=y,
+        groups=np.arange(80) % 16,
+        sfreq=SFREQ,
+        ch_names=np.array(CH_NAMES),
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def features_model(npz, tmp_path_factory):
+    out = tmp_path_factory.mktemp("model") / "features.skeeg"
+    assert (
+        main(["train", "--data", str(npz), "--model", "features", "--out", str(out)])
+        == 0
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    """40 s of noise with a bump in the middle of windows 5, 12 and 30."""
+    rng = np.random.default_rng(3)
+    n_times = 64
+    data = rng.normal(size=(3, 40 * n_times))
+    t = np.arange(data.shape[1])
+    for w in BUMP_WINDOWS:
+        data += 4.0 * np.exp(-0.5 * ((t - (w * n_times + 32)) / 2.0) ** 2)
+    info = mne.create_info(CH_NAMES, SFREQ, "eeg")
+    path = tmp_path_factory.mktemp("rec") / "rec_raw.fif"
+    mne.io.RawArray(data * VOLTS, info, verbose=False).save(path, verbose=False)
+    return path
+
+
+# -- help -------------------------------------------------------------------------
+def test_module_help_in_a_subprocess():
+    result = subprocess.run(
+        [sys.executable, "-m", "skeeg.cli", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("demo", "train", "info", "detect", "evaluate"):
+        assert command in result.stdout
+
+
+def _subparsers(parser: argparse.ArgumentParser) -> dict:
+    action = next(
+        a for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+    )
+    return action.choices
+
+
+@pytest.mark.parametrize("command", ["demo", "train", "info", "detect", "evaluate"])
+def test_help_explains_every_option(command, capsys):
+    sub = _subparsers(build_parser())[command]
+    for action in sub._actions:
+        assert action.help, f"skeeg {command}: {action.option_strings} has no help"
+    assert main([command, "--help"]) == 0
+    assert sub.description.split()[0] in capsys.readouterr().out
+
+
+# -- usage errors -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["fly"], "invalid choice: 'fly'"),
+        (["train", "--model", "sc", "--out", "m.skeeg"], "required: --data"),
+        (["train", "--data", "d.npz", "--model", "svm", "--out", "m.skeeg"], "svm"),
+        (
+            [
+                "train",
+                "--data",
+                "d.npz",
+                "--model",
+                "sc",
+                "--out",
+                "m",
+                "--epochs",
+                "0",
+            ],
+            "expected an integer >= 1, got '0'",
+        ),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(argv, fragment, capsys):
+    assert main(argv) == 2
+    _one_line_error(capsys, fragment, "--help")
+
+
+# -- train ----------------------------------------------------------------------------
+def test_train_features_saves_metadata_and_summary(features_model, npz):
+    meta = read_model_metadata(features_model)
+    assert meta["sfreq"] == SFREQ and meta["ch_names"] == CH_NAMES
+    assert meta["window_s"] == 1.0 and meta["classes"] == [0, 1]
+    summary = meta["training_summary"]
+    assert summary["n_windows"] == 80 and summary["n_groups"] == 16
+    assert summary["class_counts"] == {"0": 60, "1": 20}
+    assert [cls for _, cls in meta["steps"]][-1] == (
+        "sklearn.linear_model.LogisticRegression"
+    )
+    X = np.load(npz)["X"]
+    assert set(np.unique(load_model(features_model).predict(X))) <= {0, 1}
+
+
+def test_train_sc_with_cv_reports_scores(npz, tmp_path, capsys):
+    out = tmp_path / "sc.skeeg"
+    argv = ["train", "--data", str(npz), "--model", "sc", "--loss", "bce"]
+    argv += ["--out", str(out), "--cv", "2", "--epochs", "2", "--width", "4"]
+    argv += ["--l-freq", "1", "--h-freq", "20", "--device", "cpu"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "GroupKFold(2) over 16 groups" in printed
+    assert "auprc" in printed and "epoch" in printed  # scores, skorch progress
+    cv = read_model_metadata(out)["training_summary"]["cv"]
+    assert cv["n_splits"] == 2 and 0.0 <= cv["auprc"] <= 1.0
+    clf = load_model(out).named_steps["clf"]
+    assert (clf.width, clf.max_epochs, clf.loss) == (4, 2, "bce")
+
+
+def _bad_npz(tmp_path, **arrays):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("arrays", "fragment"),
+    [
+        ({"X": np.zeros((4, 2, 8)), "sfreq": 64.0}, "has no y"),
+        ({"X": np.zeros((4, 8)), "y": np.zeros(4), "sfreq": 64.0}, "got shape (4, 8)"),
+        (
+            {"X": np.zeros((4, 2, 8)), "y": np.zeros(3), "sfreq": 64.0},
+            "y in",
+        ),
+        ({"X": np.zeros((4, 2, 8)), "y": np.zeros(4), "sfreq": -1.0}, "sfreq in"),
+        (
+            {
+                "X": np.zeros((4, 2, 8)),
+                "y": np.zeros(4),
+                "sfreq": 64.0,
+                "ch_names": ["a"],
+            },
+            "ch_names in",
+        ),
+    ],
+)
+def test_train_rejects_malformed_data(tmp_path, capsys, arrays, fragment):
+    path = _bad_npz(tmp_path, **arrays)
+    argv = ["train", "--data", str(path), "--model", "features"]
+    assert main([*argv, "--out", str(tmp_path / "m.skeeg")]) == 1
+    _one_line_error(capsys, "skeeg train: error:", fragment)
+
+
+def test_train_rejects_object_arrays(tmp_path, capsys):
+    path = _bad_npz(tmp_path, X=np.zeros((4, 2, 8)), y=np.array([None] * 4), sfreq=64.0)
+    argv = ["train", "--data", str(path), "--model", "features"]
+    assert main([*argv, "--out", str(tmp_path / "m.skeeg")]) == 1
+    _one_line_error(capsys, "cannot read", "allow_pickle")
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--model", "features", "--loss", "sasu"], "--loss apply to the deep models"),
+        (["--model", "sc", "--h-freq", "40"], "sfreq/2 = 32 Hz"),
+        (["--model", "features", "--cv", "20"], "between 2 and the 16 groups"),
+    ],
+)
+def test_train_rejects_bad_options(npz, tmp_path, capsys, extra, fragment):
+    argv = ["train", "--data", str(npz), "--out", str(tmp_path / "m.skeeg")]
+    assert main([*argv, *extra]) == 1
+    _one_line_error(capsys, fragment)
+
+
+def test_train_cv_needs_groups(tmp_path, capsys):
+    X, y, _ = bump_dataset(n_windows=20, n_channels=2, n_times=32)
+    path = _bad_npz(tmp_path, X=X, y=y, sfreq=64.0)
+    argv = ["train", "--data", str(path), "--model", "features", "--cv", "2"]
+    assert main([*argv, "--out", str(tmp_path / "m.skeeg")]) == 1
+    _one_line_error(capsys, "--cv needs a groups array")
+
+
+def test_train_missing_data_file(tmp_path, capsys):
+    argv = ["train", "--data", str(tmp_path / "none.npz"), "--model", "features"]
+    assert main([*argv, "--out", str(tmp_path / "m.skeeg")]) == 1
+    _one_line_error(capsys, "data file not found")
+
+
+# -- info -----------------------------------------------------------------------------
+def test_info_prints_metadata(features_model, capsys):
+    assert main(["info", str(features_model)]) == 0
+    assert '"sfreq": 64.0' in capsys.readouterr().out
+
+
+def test_info_refuses_foreign_file(tmp_path, capsys):
+    path = tmp_path / "x.skeeg"
+    path.write_bytes(b"not a zip at all")
+    assert main(["info", str(path)]) == 1
+    _one_line_error(capsys, "not a skeeg model file")
+
+
+# -- detect / evaluate --------------------------------------------------------------
+def test_detect_writes_the_events_detect_events_finds(
+    features_model, recording, tmp_path, capsys
+):
+    out = tmp_path / "events.tsv"
+    assert main(["detect", str(features_model), str(recording), "--out", str(out)]) == 0
+    assert "scored 40/40 windows" in capsys.readouterr().err
+    written = pd.read_csv(out, sep="\t")
+    expected = detect_events(load_model(features_model), recording)
+    np.testing.assert_allclose(written["onset"], expected["onset"], atol=1e-6)
+    # Each injected bump is in one detected window.
+    for w in BUMP_WINDOWS:
+        assert np.any(np.isclose(written["peak"], w + 0.5)), written
+
+
+def test_evaluate_scores_against_reference(features_model, recording, tmp_path, capsys):
+    reference = tmp_path / "ref.tsv"
+    pd.DataFrame({"onset": [w + 0.5 for w in BUMP_WINDOWS], "duration": 0.0}).to_csv(
+        reference, sep="\t", index=False
+    )
+    argv = ["evaluate", str(features_model), "--data", str(recording)]
+    assert main([*argv, "--events", str(reference), "--quiet"]) == 0
+    table = capsys.readouterr().out
+    header, _, row = table.splitlines()
+    recall = float(row.split()[header.split().index("recall")])
+    assert recall == 1.0
+
+
+def test_detect_refuses_existing_output(features_model, recording, tmp_path, capsys):
+    out = tmp_path / "events.tsv"
+    out.write_text("")
+    assert main(["detect", str(features_model), str(recording), "--out", str(out)]) == 1
+    _one_line_error(capsys, "exists; pass --overwrite")
+
+
+def _detect(model, recording, tmp_path):
+    return main(
+        ["detect", str(model), str(recording), "--out", str(tmp_path / "e.tsv")]
+    )
+
+
+def test_detect_missing_model(recording, tmp_path, capsys):
+    assert _detect(tmp_path / "none.skeeg", recording, tmp_path) == 1
+    _one_line_error(capsys, "Model file not found")
+
+
+def test_detect_missing_recording(features_model, tmp_path, capsys):
+    assert _detect(features_model, tmp_path / "none.edf", tmp_path) == 1
+    _one_line_error(capsys, "EEG recording not found")
+
+
+def test_detect_unreadable_edf(features_model, tmp_path, capsys):
+    path = tmp_path / "broken.edf"
+    path.write_bytes(b"0       garbage" * 10)
+    assert _detect(features_model, path, tmp_path) == 1
+    _one_line_error(capsys, "cannot read the recording")
+
+
+def _fif(tmp_path, ch_names, sfreq):
+    info = mne.create_info(ch_names, sfreq, "eeg")
+    data = np.random.default_rng(0).normal(size=(len(ch_names), int(10 * sfreq)))
+    path = tmp_path / "other_raw.fif"
+    mne.io.RawArray(data * VOLTS, info, verbose=False).save(path, verbose=False)
+    return path
+
+
+def test_detect_refuses_other_rate(features_model, tmp_path, capsys):
+    assert _detect(features_model, _fif(tmp_path, CH_NAMES, 128.0), tmp_path) == 1
+    _one_line_error(capsys, "sampled at 128 Hz, but the model expects 64 Hz")
+
+
+def test_detect_refuses_missing_channels(features_model, tmp_path, capsys):
+    path = _fif(tmp_path, ["C3", "Cz", "Pz"], SFREQ)
+    assert _detect(features_model, path, tmp_path) == 1
+    _one_line_error(capsys, "lacks the channels ['C4']")
+
+
+def test_traceback_flag_reraises(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        main(["--traceback", "info", str(tmp_path / "none.skeeg")])
+
+
+# -- demo -----------------------------------------------------------------------------
+def test_demo_passes_options_to_the_demo(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(
+        skeeg.demo, "run_ied_demo", lambda out, **kw: calls.append((out, kw))
+    )
+    argv = ["demo", "--out", str(tmp_path), "--epochs", "2", "--seed", "3"]
+    assert main([*argv, "--prevalence", "0.1"]) == 0
+    assert calls == [(tmp_path, {"prevalence": 0.1, "epochs": 2, "seed": 3})]
