@@ -113,6 +113,7 @@ def test_ied_peak_is_snr_times_local_robust_std(sample, background_windows):
     data = make_ied_dataset(
         bipolar=False, prevalence=0.2, slow_wave_probability=0.0,
         hard_negative_fraction=0.0, amplitude_snr=(3.0, 4.0), random_state=2,
+        lowpass_hz=None,
     )  # fmt: skip
     X, y, events = data.X, data.y, data.events
     diff = X - background_windows
@@ -134,7 +135,11 @@ def test_ied_peak_is_snr_times_local_robust_std(sample, background_windows):
 
 def test_field_decays_geometrically_from_focus(sample, background_windows):
     data = make_ied_dataset(
-        bipolar=False, field_decay=0.3, hard_negative_fraction=0.0, random_state=3
+        bipolar=False,
+        field_decay=0.3,
+        hard_negative_fraction=0.0,
+        lowpass_hz=None,
+        random_state=3,
     )
     X, events = data.X, data.events
     diff = X - background_windows
@@ -144,7 +149,9 @@ def test_field_decays_geometrically_from_focus(sample, background_windows):
 
 
 def test_bipolar_montage_shows_phase_reversal_at_focus(sample, background_windows):
-    data = make_ied_dataset(hard_negative_fraction=0.0, prevalence=0.2, random_state=4)
+    data = make_ied_dataset(
+        hard_negative_fraction=0.0, prevalence=0.2, lowpass_hz=None, random_state=4
+    )
     X, events = data.X, data.events
     bipolar = background_windows[:, :-1] - background_windows[:, 1:]
     diff = X - bipolar
@@ -181,6 +188,7 @@ def test_transient_duration_and_asymmetry(
     data = make_ied_dataset(
         bipolar=False, prevalence=0.25, spike_fraction=spike_fraction,
         slow_wave_probability=0.0, hard_negative_fraction=0.0, random_state=5,
+        lowpass_hz=None,
     )  # fmt: skip
     X, events = data.X, data.events
     assert (events.kind == kind).all()
@@ -202,7 +210,7 @@ def test_slow_wave_follows_with_same_polarity_and_lower_amplitude(
 ):
     data = make_ied_dataset(
         bipolar=False, prevalence=0.1, slow_wave_probability=1.0,
-        hard_negative_fraction=0.0, random_state=6,
+        hard_negative_fraction=0.0, random_state=6, lowpass_hz=None,
     )  # fmt: skip
     X, events = data.X, data.events
     diff = X - background_windows
@@ -222,7 +230,11 @@ def test_slow_wave_follows_with_same_polarity_and_lower_amplitude(
 
 def test_hard_negatives_look_like_their_artefact(sample, background_windows):
     data = make_ied_dataset(
-        bipolar=False, prevalence=0.01, hard_negative_fraction=1.0, random_state=9
+        bipolar=False,
+        prevalence=0.01,
+        hard_negative_fraction=1.0,
+        lowpass_hz=None,
+        random_state=9,
     )
     X, y, events = data.X, data.y, data.events
     diff = X - background_windows
@@ -258,7 +270,7 @@ def test_pop_in_bipolar_montage_touches_only_derivations_of_its_electrode(
     sample, background_windows
 ):
     data = make_ied_dataset(
-        prevalence=0.01, hard_negative_fraction=1.0, random_state=10
+        prevalence=0.01, hard_negative_fraction=1.0, lowpass_hz=None, random_state=10
     )
     X, events = data.X, data.events
     diff = X - (background_windows[:, :-1] - background_windows[:, 1:])
@@ -342,3 +354,44 @@ def test_bad_background_raises(sample):
         make_ied_dataset(sample.X, sfreq=SFREQ, ch_names=["a", "b"])
     with pytest.raises(ValueError, match="subjects"):
         make_ied_dataset(sample.X, sfreq=SFREQ, subjects=["only-one"])
+
+
+def _energy_above(x, sfreq, freq):
+    """Share of the energy of ``x`` (last axis) above ``freq`` Hz."""
+    spectrum = np.abs(np.fft.rfft(x, axis=-1)) ** 2
+    freqs = np.fft.rfftfreq(x.shape[-1], 1 / sfreq)
+    return spectrum[..., freqs > freq].sum() / spectrum.sum()
+
+
+@pytest.mark.parametrize("lowpass_hz", [45.0, 30.0])
+def test_injected_waveforms_are_band_limited_like_the_background(
+    sample, background_windows, lowpass_hz
+):
+    kwargs = dict(
+        bipolar=False, prevalence=0.2, hard_negative_fraction=0.5, random_state=13
+    )
+    filtered = make_ied_dataset(lowpass_hz=lowpass_hz, **kwargs)
+    raw = make_ied_dataset(lowpass_hz=None, **kwargs)
+    added = filtered.X - background_windows
+    drawn = raw.X - background_windows
+    # Butterworth order 4 run forwards and backwards: |H(2 fc)|^2 = 1/(1+2^16).
+    above = _energy_above(added, SFREQ, 2 * lowpass_hz)
+    assert above < 1e-4
+    # Drawn as they are, the sharp transients, pops and bursts reach far above.
+    assert _energy_above(drawn, SFREQ, 2 * lowpass_hz) > 100 * above
+    # Same draws: the filter changes the waveforms, not what or where.
+    assert filtered.events[["window", "kind", "peak_s"]].equals(
+        raw.events[["window", "kind", "peak_s"]]
+    )
+    focal = channel_index(sample, filtered.events)
+    peaks = np.round(filtered.events.peak_s.to_numpy() * SFREQ).astype(int)
+    windows = filtered.events.window.to_numpy()
+    np.testing.assert_allclose(
+        filtered.events.amplitude, added[windows, focal, peaks], rtol=1e-9
+    )
+
+
+@pytest.mark.parametrize("lowpass_hz", [0.0, 250.0, "45"])
+def test_bad_lowpass_raises_naming_it(lowpass_hz):
+    with pytest.raises(ValueError, match="lowpass_hz"):
+        make_ied_dataset(lowpass_hz=lowpass_hz)

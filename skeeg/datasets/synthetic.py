@@ -55,6 +55,7 @@ def make_ied_dataset(
     amplitude_snr: tuple[float, float] = (2.5, 6.0),
     field_decay: float = 0.5,
     hard_negative_fraction: float = 0.1,
+    lowpass_hz: float | None = 45.0,
     random_state=None,
     return_X_y: bool = False,
 ) -> Bunch | tuple[np.ndarray, np.ndarray]:
@@ -190,10 +191,11 @@ def make_ied_dataset(
             window), ``recording_onset_s``, ``recording_peak_s`` (within the
             subject's background), ``duration_s`` (base to base of the spike
             or sharp wave; burst or blink length; five time constants for a
-            pop), ``slow_wave_s`` (0 if none), ``amplitude`` (signed peak on
-            the focal referential electrode, V), ``snr`` (the drawn SNR,
-            ``abs(amplitude)`` over the focal electrode's robust standard
-            deviation) and ``label``.
+            pop), ``slow_wave_s`` (0 if none), ``amplitude`` (the recorded
+            value, after ``lowpass_hz``, at ``peak_s`` on the focal referential
+            electrode, V), ``snr`` (the drawn SNR: the drawn peak, before the
+            low-pass, over the focal electrode's robust standard deviation)
+            and ``label``.
         sfreq : float
             Sampling frequency in Hz.
         ch_names : list of str
@@ -235,6 +237,7 @@ def make_ied_dataset(
         field_decay=field_decay,
         hard_negative_fraction=hard_negative_fraction,
     )
+    lowpass_sos = _acquisition_lowpass(lowpass_hz, sfreq)
     if bipolar and len(names) < 2:
         raise ValueError(
             f"bipolar=True needs at least 2 channels, got {len(names)} channel."
@@ -298,10 +301,13 @@ def make_ied_dataset(
         scale = median_abs_deviation(X[w], axis=-1, scale="normal")
         snr = rng.uniform(*amplitude_snr)
         focus = int(rng.randint(len(names)))
+        # The waveform is drawn on its own, then recorded: acquisition
+        # low-pass, added to the background.
+        added = np.zeros_like(X[w])
         if y[w]:
             kind = "spike" if rng.uniform() < spike_fraction else "sharp"
             event = _inject_ied(
-                X[w],
+                added,
                 rng,
                 sfreq,
                 kind,
@@ -313,14 +319,18 @@ def make_ied_dataset(
         else:
             kind = str(rng.choice(artefacts))
             if kind == "muscle":
-                event = _inject_muscle(X[w], rng, sfreq, focus, snr, scale, muscle_sos)
+                event = _inject_muscle(added, rng, sfreq, focus, snr, scale, muscle_sos)
             elif kind == "pop":
-                event = _inject_pop(X[w], rng, sfreq, focus, snr * scale[focus])
+                event = _inject_pop(added, rng, sfreq, focus, snr * scale[focus])
             else:
                 focus = int(np.argmax(blink_weights))
                 event = _inject_blink(
-                    X[w], rng, sfreq, snr * scale[focus], blink_weights
+                    added, rng, sfreq, snr * scale[focus], blink_weights
                 )
+        if lowpass_sos is not None:
+            added = sosfiltfilt(lowpass_sos, added, axis=-1)
+            event["amplitude"] = added[focus, event["peak"]]
+        X[w] += added
         s, start = index[w]
         rows.append(
             {
@@ -476,6 +486,18 @@ def _check_parameters(**params):
             f"amplitude_snr must be a pair (low, high) with 0 < low <= high, "
             f"got {snr!r}."
         )
+
+
+def _acquisition_lowpass(lowpass_hz, sfreq):
+    """Second-order sections of the acquisition low-pass, or None."""
+    if lowpass_hz is None:
+        return None
+    if not isinstance(lowpass_hz, numbers.Real) or not 0 < lowpass_hz < sfreq / 2:
+        raise ValueError(
+            f"lowpass_hz must be None or a frequency in (0, {sfreq / 2:g}) Hz "
+            f"(below the Nyquist frequency of sfreq={sfreq:g}), got {lowpass_hz!r}."
+        )
+    return butter(4, lowpass_hz, btype="lowpass", fs=sfreq, output="sos")
 
 
 def _blink_weights(names):
