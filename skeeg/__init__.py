@@ -14,6 +14,11 @@ _LAZY = {
     "SCClassifier": "skeeg.classifiers",
     "ResNet1DClassifier": "skeeg.classifiers",
     "InceptionTimeClassifier": "skeeg.classifiers",
+    "SMATEClassifier": "skeeg.smate",
+    "TapNetClassifier": "skeeg.tapnet",
+    "XCMClassifier": "skeeg.xcm",
+    "SiameseESClassifier": "skeeg.siamese_es",
+    "SleepStager": "skeeg.sleep_staging",
     "DeepClassifierBase": "skeeg.base",
     "EEGClassifierBase": "skeeg.eeg_base",
     "BCE": "skeeg.strategies",
@@ -24,6 +29,8 @@ _LAZY = {
     "BalancedNegatives": "skeeg.strategies",
     "SufficientNegatives": "skeeg.strategies",
     "IncNeg": "skeeg.strategies",
+    "HMMClassifier": "skeeg.hmm",
+    "mask_labels": "skeeg.protocol",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.special import expit, softmax
 from sklearn.base import TransformerMixin
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
@@ -416,11 +417,9 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
     @staticmethod
     def _proba(logits: np.ndarray) -> np.ndarray:
         if logits.shape[1] == 1:
-            p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
+            p = expit(logits[:, 0])
             return np.column_stack([1.0 - p, p])
-        logits = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(logits)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(logits, axis=1)
 
     def _logits(self, X) -> np.ndarray:
         X = self._validate_predict_X(X, dtype=np.float32)

@@ -5,7 +5,7 @@
     skeeg demo --out out
     skeeg train --data windows.npz --model sc --loss sasu --out model.skeeg --cv 5
     skeeg info model.skeeg
-    skeeg detect model.skeeg night.edf --out night_events.tsv
+    skeeg detect model.skeeg night.edf --out night_events.tsv --plot night.png
     skeeg evaluate model.skeeg --data night.edf --events night_reference.tsv
 
 Every failure (a missing or unreadable file, a bad option, data of the wrong
@@ -315,16 +315,69 @@ def _detect_in(args: argparse.Namespace, recording: Path):
     return events, raw
 
 
+def _check_output(path: Path, flag: str, suffixes: tuple[str, ...], overwrite: bool):
+    """Refuse an output path before the long detection step, not after."""
+    if path.suffix.lower() not in suffixes:
+        raise CLIError(
+            f"{flag} must end in {', '.join(suffixes[:-1])} or {suffixes[-1]}; "
+            f"got {str(path)!r}"
+        )
+    if not path.parent.is_dir():
+        raise CLIError(f"the folder of {flag} does not exist: {str(path.parent)!r}")
+    if path.exists() and not overwrite:
+        raise CLIError(f"{str(path)!r} exists; pass --overwrite to replace it")
+
+
+def _plot_detections(args: argparse.Namespace, events, raw) -> None:
+    """Events per hour over the recording, above the page of traces around
+    the highest-scoring detection (the first page when there is none)."""
+    import math
+
+    from matplotlib.figure import Figure
+
+    from skeeg.model_file import read_model_metadata
+    from skeeg.plotting import plot_events_per_hour, plot_recording
+
+    duration_s = raw.n_times / raw.info["sfreq"]
+    page_s = min(args.plot_page, duration_s)
+    # Hourly bins over a night; about 12 bins of whole minutes when shorter.
+    bin_s = 3600.0 if duration_s >= 6 * 3600 else 60.0 * math.ceil(duration_s / 720)
+    channels = args.picks or read_model_metadata(args.model)["ch_names"]
+    n_channels = len(raw.ch_names) if channels is None else len(channels)
+    figure = Figure(
+        figsize=(10.0, 3.5 + 0.5 * min(n_channels, 20)), layout="constrained"
+    )
+    rate_ax, trace_ax = figure.subplots(2, 1, height_ratios=(1.0, 2.0))
+    plot_events_per_hour(events, duration_s, bin_s=bin_s, ax=rate_ax)
+    rate_ax.set_title(f"{len(events)} events in {duration_s / 3600:.2f} h")
+    if len(events):
+        best = events.loc[events["score"].idxmax()]
+        start_s = min(max(0.0, best["peak"] - page_s / 2), duration_s - page_s)
+        title = (
+            f"Highest-scoring event: score {best['score']:.3f} at {best['peak']:.1f} s"
+        )
+    else:
+        start_s, title = 0.0, "No events: the first page"
+    plot_recording(
+        raw, events, ch_names=channels, start_s=start_s, duration_s=page_s, ax=trace_ax
+    )
+    trace_ax.set_title(title)
+    figure.savefig(args.plot)
+
+
 def _detect(args: argparse.Namespace) -> int:
     from skeeg.detection import write_events
 
-    if args.out.suffix.lower() not in (".tsv", ".csv"):
-        raise CLIError(f"--out must end in .tsv or .csv; got {str(args.out)!r}")
-    if args.out.exists() and not args.overwrite:
-        raise CLIError(f"{str(args.out)!r} exists; pass --overwrite to replace it")
-    events, _ = _detect_in(args, args.recording)
-    write_events(events, args.out, overwrite=args.overwrite)
+    _check_output(args.out, "--out", (".tsv", ".csv", ".edf"), args.overwrite)
+    if args.plot is not None:
+        _check_output(args.plot, "--plot", (".png", ".svg", ".pdf"), args.overwrite)
+    events, raw = _detect_in(args, args.recording)
+    edf = args.out.suffix.lower() == ".edf"
+    write_events(events, args.out, raw=raw if edf else None, overwrite=args.overwrite)
     print(f"{len(events)} events; wrote {args.out}")
+    if args.plot is not None:
+        _plot_detections(args, events, raw)
+        print(f"wrote {args.plot}")
     return 0
 
 
@@ -450,8 +503,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--epochs",
         type=_positive_int,
-        default=15,
-        help="training epochs of each SC model (default: 15)",
+        default=30,
+        help="training epochs of each SC model (default: 30, SC's default)",
     )
     demo.add_argument(
         "--seed", type=int, default=0, help="seed of data and networks (default: 0)"
@@ -549,8 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="detect events in a recording with a model file",
         description="Slide the model's windows over a recording (EDF, BDF, FIF "
         "or BrainVision, read in chunks), merge positive windows into events "
-        "and write them as a BIDS events.tsv or a CSV. The recording must have "
-        "the model's sampling rate and channels.",
+        "and write them as a BIDS events.tsv, a CSV or EDF+ annotations; "
+        "optionally plot them. The recording must have the model's sampling "
+        "rate and channels.",
     )
     _add_model_argument(detect)
     detect.add_argument(
@@ -564,10 +618,30 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         required=True,
         metavar="EVENTS.tsv",
-        help="events file: .tsv (BIDS) or .csv",
+        help="events file: .tsv (BIDS events: onset, duration, peak, score, "
+        "channels) or .csv; or .edf: the recording as EDF+ with the events as "
+        "annotations, for an EEG viewer (loads the whole recording; peaks and "
+        "scores are not kept)",
     )
     detect.add_argument(
-        "--overwrite", action="store_true", help="replace --out if it exists"
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FIGURE.png",
+        help="also draw events per hour over the recording and the page of "
+        "traces around the highest-scoring event: .png, .svg or .pdf",
+    )
+    detect.add_argument(
+        "--plot-page",
+        type=_positive_float,
+        default=30.0,
+        metavar="S",
+        help="seconds of traces in the --plot figure (default: 30)",
+    )
+    detect.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out and --plot if they exist",
     )
     _add_detection_options(detect)
     detect.set_defaults(run=_detect)

@@ -71,6 +71,8 @@ ALLOWED_CLASSES: dict[str, str] = {
     "skeeg.classifiers.SCClassifier": "deep",
     "skeeg.classifiers.ResNet1DClassifier": "deep",
     "skeeg.classifiers.InceptionTimeClassifier": "deep",
+    "skeeg.tapnet.TapNetClassifier": "deep",
+    "skeeg.xcm.XCMClassifier": "deep",
     "skeeg.preprocessing.BandpassFilter": "arrays",
     "skeeg.preprocessing.NotchFilter": "arrays",
     "skeeg.preprocessing.Resampler": "arrays",

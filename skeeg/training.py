@@ -12,6 +12,7 @@ from __future__ import annotations
 from copy import deepcopy
 from functools import partial
 
+import numpy as np
 import torch
 from sklearn.metrics import fbeta_score
 from skorch.callbacks import (
@@ -21,6 +22,7 @@ from skorch.callbacks import (
     LRScheduler,
     ProgressBar,
 )
+from skorch.utils import to_numpy
 
 from skeeg.sampling import EpochCurriculum
 
@@ -62,6 +64,15 @@ def first_output(outputs):
     reconstruction or a second head follow).
     """
     return outputs[0] if isinstance(outputs, tuple | list) else outputs
+
+
+def main_target(y) -> np.ndarray:
+    """The main task's targets: ``y["y"]`` of a multi-task target dict, else y.
+
+    skorch's ``EpochScoring`` concatenates the cached batch targets; a model
+    with side targets (a dict per batch) is scored on its main task.
+    """
+    return to_numpy(y["y"] if isinstance(y, dict) else y)
 
 
 def validation_fbeta(net, X, y, *, beta: float) -> float:
@@ -258,6 +269,7 @@ def make_callbacks(
                     partial(validation_fbeta, beta=beta),
                     lower_is_better=False,
                     name="valid_fbeta",
+                    target_extractor=main_target,
                 ),
             )
         )

@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import REPO_ROOT, shared_data_dir
 
 
-def _load_ablation():
-    path = REPO_ROOT / "benchmarks" / "iedeal_ablation.py"
-    spec = importlib.util.spec_from_file_location("iedeal_ablation", path)
+def _load_benchmark(name: str):
+    path = REPO_ROOT / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     # dataclasses look their module up in sys.modules.
     sys.modules[spec.name] = module
@@ -27,7 +27,7 @@ def test_iedeal_ablation_smoke_writes_every_row(tmp_path):
     data = shared_data_dir()
     if not (data / "eegmat").is_dir() or not (data / "bonn_epilepsy").is_dir():
         pytest.skip(f"eegmat and bonn_epilepsy not found under {data}")
-    ablation = _load_ablation()
+    ablation = _load_benchmark("iedeal_ablation")
     result = ablation.main(
         ["--size", "smoke", "--data", str(data), "--out", str(tmp_path)]
     )
@@ -58,3 +58,32 @@ def test_iedeal_ablation_smoke_writes_every_row(tmp_path):
     assert {"torch", "skorch", "sklearn", "skeeg"} <= set(meta["versions"])
     assert meta["seeds"] == [0]
     assert "--size smoke" in meta["command"]
+
+
+@pytest.mark.slow
+def test_iedeal_paper_protocol_smoke_pairs_every_loss(tmp_path):
+    """Bonn S-vs-rest, 2 folds, 1 seed: Tables 3 and 4 and the control."""
+    data = shared_data_dir()
+    if not (data / "bonn_epilepsy").is_dir():
+        pytest.skip(f"bonn_epilepsy not found under {data}")
+    protocol = _load_benchmark("iedeal_paper_protocol")
+    result = protocol.main(
+        ["--size", "smoke", "--data", str(data), "--out", str(tmp_path)]
+    )
+    rows = result["rows"]
+    names = set(protocol.TABLE3) | set(protocol.TABLE4)
+    control = {f"{n}@steps" for n in protocol.TABLE3 if n != "sasu"}
+    assert {r["loss"] for r in rows} == names | control
+    assert len(rows) == 2 * len(names | control)  # 2 folds x 1 seed
+    by = {(r["loss"], r["fold"]): r for r in rows}
+    for fold in (0, 1):
+        sasu = by[("sasu", fold)]
+        # PreBCE's 3 epochs run before max_epochs; the others run max_epochs.
+        assert sasu["epochs_run"] == by[("bce", fold)]["epochs_run"] + 3
+        # The control cuts every other loss to SaSu's number of steps (to the
+        # nearest whole epoch).
+        bce_epoch_steps = by[("bce", fold)]["steps"] / by[("bce", fold)]["epochs_run"]
+        assert abs(by[("bce@steps", fold)]["steps"] - sasu["steps"]) <= bce_epoch_steps
+    assert set(result["learning_rates"]["bonn/S_vs_rest/0.1"]) == names
+    text = (tmp_path / "iedeal_paper_smoke.txt").read_text()
+    assert "Table 3, step-matched control" in text and "Table 4" in text

@@ -10,6 +10,7 @@ import mne
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 
 import skeeg.demo
 from skeeg.cli import build_parser, main
@@ -276,6 +277,63 @@ def test_detect_refuses_existing_output(features_model, recording, tmp_path, cap
     out.write_text("")
     assert main(["detect", str(features_model), str(recording), "--out", str(out)]) == 1
     _one_line_error(capsys, "exists; pass --overwrite")
+
+
+def test_detect_plot_draws_rate_and_the_top_event(
+    features_model, recording, tmp_path, monkeypatch
+):
+    saved = []
+    savefig = Figure.savefig
+
+    def capture(figure, fname, **kwargs):
+        saved.append(figure)
+        savefig(figure, fname, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", capture)
+    out, png = tmp_path / "events.tsv", tmp_path / "detections.png"
+    argv = ["detect", str(features_model), str(recording), "--out", str(out)]
+    assert main([*argv, "--plot", str(png), "--plot-page", "10", "--quiet"]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    events = pd.read_csv(out, sep="\t")
+    (figure,) = saved
+    rate_ax, trace_ax = figure.axes
+    # Bars of events per hour times their widths in hours count the events.
+    counted = sum(bar.get_height() * bar.get_width() for bar in rate_ax.patches)
+    assert counted == pytest.approx(len(events))
+    top = events.loc[events["score"].idxmax()]
+    start, stop = trace_ax.get_xlim()
+    assert stop - start == pytest.approx(10.0)
+    assert start <= top["peak"] <= stop
+    assert f"{top['peak']:.1f} s" in trace_ax.get_title()
+    assert [t.get_text() for t in trace_ax.get_yticklabels()] == CH_NAMES
+
+
+def test_detect_edf_output_holds_the_events(features_model, recording, tmp_path):
+    out = tmp_path / "night.edf"
+    argv = ["detect", str(features_model), str(recording), "--out", str(out)]
+    assert main([*argv, "--quiet"]) == 0
+    back = mne.io.read_raw_edf(out, verbose=False)
+    assert back.ch_names == CH_NAMES
+    detections = [a for a in back.annotations if a["description"] == "detection"]
+    expected = detect_events(load_model(features_model), recording)
+    np.testing.assert_allclose(
+        [a["onset"] for a in detections], expected["onset"], atol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--plot", "figure.jpg"], "--plot must end in .png, .svg or .pdf"),
+        (["--out", "events.txt"], "--out must end in .tsv, .csv or .edf"),
+    ],
+)
+def test_detect_refuses_bad_output_names(
+    features_model, recording, tmp_path, capsys, extra, fragment
+):
+    argv = ["detect", str(features_model), str(recording), "--out", "e.tsv", *extra]
+    assert main(argv) == 1
+    _one_line_error(capsys, fragment)
 
 
 def _detect(model, recording, tmp_path):

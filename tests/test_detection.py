@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import warnings
 
 import mne
 import numpy as np
@@ -174,13 +175,58 @@ def test_events_csv_reads_back(tmp_path):
 
 
 def test_write_events_refuses_unknown_format_and_overwriting(tmp_path):
-    with pytest.raises(ValueError, match=r"ending in \.tsv or \.csv, got '\.txt'"):
+    with pytest.raises(
+        ValueError, match=r"ending in \.tsv, \.csv or \.edf, got '\.txt'"
+    ):
         write_events([1.0], tmp_path / "events.txt")
     path = write_events([1.0], tmp_path / "events.tsv")
     with pytest.raises(FileExistsError, match="overwrite=True"):
         write_events([2.0], path)
     write_events([2.0], path, overwrite=True)
     assert read_events(path)["onset"].tolist() == [2.0]
+
+
+def test_events_edf_holds_the_recording_its_annotations_and_the_events(tmp_path):
+    raw, _ = planted_raw(seed=4, duration_s=20.5)
+    raw.set_meas_date(1.6e9)
+    raw.set_annotations(mne.Annotations([0.5], [0.0], ["lights off"]))
+    events = as_events(
+        pd.DataFrame(
+            {
+                "onset": [1.25, 7.0],
+                "duration": [0.5, 1.5],
+                "score": [0.9, 0.7],
+                "channels": [("EEG1",), None],
+            }
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the padding warning is documented
+        path = write_events(events, tmp_path / "night.edf", raw=raw)
+    back = mne.io.read_raw_edf(path, preload=True, verbose=False)
+    assert back.ch_names == CH_NAMES
+    # 16-bit samples over the channels' common range: error <= one step.
+    x = raw.get_data()
+    step = (x.max() - x.min()) / (2**16 - 1)
+    np.testing.assert_allclose(back.get_data()[:, : raw.n_times], x, atol=step)
+    table = read_events(path)
+    detections = table[table["description"] == "detection"].reset_index(drop=True)
+    np.testing.assert_allclose(detections["onset"], [1.25, 7.0])
+    np.testing.assert_allclose(detections["duration"], [0.5, 1.5])
+    assert detections["channels"].tolist() == [("EEG1",), None]
+    # The Raw's own annotation is kept; the 0.5 s padded to a whole record
+    # is marked.
+    described = dict(zip(table["description"], table["onset"], strict=False))
+    assert described["lights off"] == pytest.approx(0.5)
+    assert described["BAD_ACQ_SKIP"] == pytest.approx(20.5)
+
+
+def test_write_events_edf_needs_the_recording(tmp_path):
+    raw, _ = planted_raw(seed=4, duration_s=5.0)
+    with pytest.raises(ValueError, match="needs the recording: pass raw="):
+        write_events([1.0], tmp_path / "events.edf")
+    with pytest.raises(ValueError, match="for .edf files only"):
+        write_events([1.0], tmp_path / "events.tsv", raw=raw)
 
 
 # -- matching -----------------------------------------------------------------
@@ -420,7 +466,12 @@ def test_threshold_defaults_to_the_models(recording):
         raw, window_s=1.0, stride_s=0.5, events=times, center_fraction=1.0
     )
     model = SCClassifier(
-        width=4, max_epochs=2, threshold="auto", batch_size=64, random_state=0
+        width=4,
+        max_epochs=2,
+        threshold="auto",
+        validation_fraction=0.2,
+        batch_size=64,
+        random_state=0,
     ).fit(windows.X, windows.y)
     scores = score_recording(model, path, window_s=1.0, step_s=0.5)
     at_model = windows_to_events(scores, threshold=model.threshold_)

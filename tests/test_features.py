@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 
-from skeeg.features import SpikeFeatures
+from skeeg.features import BandPowers, SpikeFeatures
 from tests.conftest import bump_dataset
 
 
@@ -53,3 +53,46 @@ def test_simple_detector_finds_bumps():
     detector = make_pipeline(SpikeFeatures(), LogisticRegression(max_iter=1000))
     detector.fit(X, y)
     assert roc_auc_score(y_test, detector.predict_proba(X_test)[:, 1]) > 0.9
+
+
+def _sines(sfreq=128.0, seconds=10.0, parts=((2.0, 10.0),)):
+    """Sum of sines ``A sin(2 pi f t)`` for (A, f) in ``parts``."""
+    t = np.arange(round(sfreq * seconds)) / sfreq
+    return sum(a * np.sin(2 * np.pi * f * t) for a, f in parts)
+
+
+def test_band_power_of_a_sine_is_half_its_squared_amplitude():
+    # A sine of amplitude A has power A^2 / 2, all of it in its band.
+    x = _sines(parts=((2.0, 10.0), (1.0, 20.0)))
+    bands = [(1, 4), (4, 8), (8, 13), (13, 30), (30, 45)]
+    powers = BandPowers(128.0, bands=bands, log=False).fit_transform(x[None, None])
+    np.testing.assert_allclose(powers[0], [0, 0, 2.0, 0.5, 0], atol=1e-3)
+
+
+def test_band_powers_are_channel_major_and_logged():
+    X = np.stack([_sines(parts=((1.0, 10.0),)), _sines(parts=((3.0, 20.0),))])[None]
+    bands = [(8, 13), (13, 30)]
+    transformer = BandPowers(128.0, bands=bands).fit(X)
+    assert list(transformer.get_feature_names_out()) == [
+        "ch0_8-13Hz",
+        "ch0_13-30Hz",
+        "ch1_8-13Hz",
+        "ch1_13-30Hz",
+    ]
+    powers = np.exp(transformer.transform(X)[0])
+    np.testing.assert_allclose(powers[[0, 3]], [0.5, 4.5], rtol=1e-3)
+    assert powers[1] < 1e-6 and powers[2] < 1e-6
+
+
+def test_band_powers_segment_is_capped_by_the_window():
+    X = np.random.default_rng(0).normal(size=(3, 2, 100))
+    transformer = BandPowers(128.0, bands=[(1, 4)]).fit(X)
+    assert transformer.nperseg_ == 100
+    assert transformer.transform(X).shape == (3, 2)
+
+
+@pytest.mark.parametrize("bands", [[(4, 1)], [(30, 80)], [], [(-1, 4)], [1, 4]])
+def test_bad_bands_are_a_clear_error(bands):
+    X = np.zeros((2, 1, 256))
+    with pytest.raises(ValueError, match="bands must be"):
+        BandPowers(128.0, bands=bands).fit(X)

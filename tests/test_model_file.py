@@ -18,7 +18,14 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
-from skeeg import InceptionTimeClassifier, ResNet1DClassifier, SaSu, SCClassifier
+from skeeg import (
+    InceptionTimeClassifier,
+    ResNet1DClassifier,
+    SaSu,
+    SCClassifier,
+    TapNetClassifier,
+    XCMClassifier,
+)
 from skeeg.features import SpikeFeatures
 from skeeg.model_file import (
     ModelFileError,
@@ -84,7 +91,9 @@ def _dumps(manifest: dict) -> bytes:
 # -- round trips ------------------------------------------------------------------
 def test_sc_round_trip_keeps_params_state_and_predictions(tmp_path, data):
     X, y, groups = data
-    clf = _sc(loss=SaSu(beta=2.0, warmup_epochs=1), threshold="auto")
+    clf = _sc(
+        loss=SaSu(beta=2.0, warmup_epochs=1), threshold="auto", validation_fraction=0.2
+    )
     clf.fit(X, y, groups=groups)
     loaded = load_model(save_model(clf, tmp_path / "sc.skeeg"))
     assert type(loaded) is SCClassifier
@@ -100,8 +109,11 @@ def test_sc_round_trip_keeps_params_state_and_predictions(tmp_path, data):
     np.testing.assert_array_equal(loaded.transform(X), clf.transform(X))
 
 
-@pytest.mark.parametrize("cls", [ResNet1DClassifier, InceptionTimeClassifier])
-def test_baseline_classifiers_round_trip(tmp_path, data, cls):
+@pytest.mark.parametrize(
+    "cls",
+    [ResNet1DClassifier, InceptionTimeClassifier, TapNetClassifier, XCMClassifier],
+)
+def test_deep_classifiers_round_trip(tmp_path, data, cls):
     X, y, _ = data
     clf = cls(width=4, max_epochs=1, random_state=0, device="cpu").fit(X, y)
     loaded = load_model(save_model(clf, tmp_path / "m.skeeg"))

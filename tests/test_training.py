@@ -210,8 +210,8 @@ def test_linear_lr_decay_reaches_min_lr():
 
 def test_sgd_defaults_and_routed_optimizer_parameters(bumps):
     X, y, _ = bumps
-    clf = SCClassifier(loss="bce", **{**QUICK, "max_epochs": 1}).fit(X, y)
-    group = clf.net_.optimizer_.param_groups[0]
+    clf = SCClassifier(loss="bce", optimizer="sgd", **{**QUICK, "max_epochs": 1})
+    group = clf.fit(X, y).net_.optimizer_.param_groups[0]
     assert (group["momentum"], group["weight_decay"]) == (0.9, 1e-4)
     clf.set_params(optimizer_params={"momentum": 0.5}).fit(X, y)
     assert clf.net_.optimizer_.param_groups[0]["momentum"] == 0.5

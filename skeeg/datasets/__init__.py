@@ -14,6 +14,7 @@ _LAZY = {
     "load_dreams": "skeeg.datasets.loaders",
     "load_sample": "skeeg.datasets.sample",
     "make_ied_dataset": "skeeg.datasets.synthetic",
+    "make_sleep_ied_dataset": "skeeg.datasets.sleep_ied",
 }
 
 __all__ = list(_LAZY)

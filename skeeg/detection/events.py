@@ -12,14 +12,15 @@ columns of :data:`EVENT_COLUMNS`:
 
 :func:`as_events` builds one from a DataFrame, :class:`mne.Annotations` or
 event times; :func:`to_annotations`, :func:`write_events` and
-:func:`read_events` take it to MNE and to BIDS ``events.tsv`` / CSV files.
-EDF+ annotations are not written: :func:`mne.export.export_raw` needs the
-optional ``edfio`` package for EDF.
+:func:`read_events` take it to MNE, to BIDS ``events.tsv`` / CSV files and to
+EDF+ (the recording with the events as annotations, through
+:func:`mne.export.export_raw` and ``edfio``).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -44,8 +45,10 @@ EVENT_COLUMNS = ("onset", "duration", "peak", "score", "channels")
 #: indices (``k / sfreq``) that are equal on paper compare equal.
 TIME_SLACK_S = 1e-9
 
-# The file formats of write_events / read_events: separator and missing value.
+# The text formats of write_events / read_events: separator and missing value.
 _FORMATS = {".tsv": ("\t", "n/a"), ".csv": (",", "")}
+# EDF+: the recording with the events as annotations.
+_EDF = ".edf"
 
 
 def _as_channels(value) -> tuple[str, ...] | None:
@@ -212,14 +215,35 @@ def to_annotations(
     )
 
 
-def _format(fname: Path) -> tuple[str, str]:
+def _format(fname: Path) -> tuple[str, str] | None:
+    """The separator and missing value of a text format; None for EDF+."""
     suffix = fname.suffix.lower()
+    if suffix == _EDF:
+        return None
     if suffix not in _FORMATS:
         raise ValueError(
             f"Cannot tell the format of {str(fname)!r}: expected a name ending in "
-            f"{' or '.join(_FORMATS)}, got {suffix or '(none)'!r}."
+            f"{', '.join(_FORMATS)} or {_EDF}, got {suffix or '(none)'!r}."
         )
     return _FORMATS[suffix]
+
+
+def _write_edf(
+    table: pd.DataFrame, fname: Path, raw: mne.io.BaseRaw, description: str
+) -> None:
+    """The recording with its annotations and the events, as EDF+."""
+    marked = raw.copy()
+    # Annotations with orig_time=None count from the first sample, as the
+    # event table; set on the Raw they move to its time frame, which its own
+    # annotations share, so the two can be added.
+    marked.set_annotations(to_annotations(table, description=description))
+    marked.set_annotations(raw.annotations + marked.annotations)
+    with warnings.catch_warnings():
+        # Documented in write_events: the last data record is padded.
+        warnings.filterwarnings(
+            "ignore", "EDF format requires equal-length data blocks", RuntimeWarning
+        )
+        mne.export.export_raw(fname, marked, fmt="edf", overwrite=True, verbose=False)
 
 
 def write_events(
@@ -227,9 +251,10 @@ def write_events(
     fname: str | os.PathLike,
     *,
     trial_type: str = "detection",
+    raw: mne.io.BaseRaw | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Write events as a BIDS ``events.tsv`` or a CSV file.
+    """Write events as a BIDS ``events.tsv``, a CSV or an EDF+ file.
 
     Parameters
     ----------
@@ -237,34 +262,66 @@ def write_events(
     fname : str or path-like
         ``.tsv``: tab-separated, missing values as ``n/a`` (BIDS; name it
         ``*_events.tsv`` in a BIDS dataset). ``.csv``: comma-separated,
-        missing values empty.
+        missing values empty. ``.edf``: the recording ``raw`` as EDF+ with
+        its own annotations and the events as annotations, for EEG viewers
+        (see Notes).
     trial_type : str, default="detection"
-        The ``trial_type`` column (BIDS' event category).
+        The ``trial_type`` column (BIDS' event category); in EDF+, the
+        annotations' text.
+    raw : mne.io.BaseRaw or None, default=None
+        The recording the events were detected in; required for ``.edf``
+        and refused otherwise.
     overwrite : bool, default=False
         Replace an existing file.
 
     Returns
     -------
     fname : pathlib.Path
-        The file written. Columns: ``onset``, ``duration``, ``trial_type``,
-        ``peak``, ``score`` (times in seconds and scores to 6 decimals) and
-        ``channels`` (comma-separated names). Other columns of the table are
-        not written.
+        The file written. Text formats have the columns ``onset``,
+        ``duration``, ``trial_type``, ``peak``, ``score`` (times in seconds
+        and scores to 6 decimals) and ``channels`` (comma-separated names);
+        other columns of the table are not written.
 
     Raises
     ------
     ValueError
-        If the extension is neither ``.tsv`` nor ``.csv``.
+        If the extension is not ``.tsv``, ``.csv`` or ``.edf``, or ``raw``
+        is missing for ``.edf`` or given for a text format.
     FileExistsError
         If the file exists and ``overwrite`` is False.
+
+    Notes
+    -----
+    EDF+ is written by :func:`mne.export.export_raw` with the ``edfio``
+    package (a dependency of skeeg). It loads the whole
+    recording (float64: 1.8 GB for 24 h of 5 channels at 512 Hz) and stores
+    it as 16-bit integers over each channel type's range. An EDF+ annotation
+    holds onset, duration and text only: peaks and scores stay in the
+    ``.tsv``. A localised event becomes one annotation per channel (MNE's
+    ``text@@channel``, read back by :func:`mne.io.read_raw_edf`). EDF data
+    records are 1 s long: when the recording does not end on a whole second,
+    MNE pads it with its last values and marks the padding ``BAD_ACQ_SKIP``.
+    :func:`read_events` reads the annotations back.
     """
     fname = Path(fname)
-    sep, na_rep = _format(fname)
+    text_format = _format(fname)
+    if text_format is None and raw is None:
+        raise ValueError(
+            f"Writing {str(fname)!r} as EDF+ needs the recording: pass raw=."
+        )
+    if text_format is not None and raw is not None:
+        raise ValueError(
+            f"raw= is used for .edf files only; {str(fname)!r} is a text file."
+        )
     if fname.exists() and not overwrite:
         raise FileExistsError(
             f"{str(fname)!r} exists; pass overwrite=True to replace it."
         )
     table = as_events(events)
+    if text_format is None:
+        _write_edf(table, fname, raw, trial_type)
+        return fname
+    sep, na_rep = text_format
     out = pd.DataFrame(
         {
             "onset": table["onset"],
@@ -282,24 +339,31 @@ def write_events(
 
 
 def read_events(fname: str | os.PathLike) -> pd.DataFrame:
-    """Read an events file written by :func:`write_events` or any BIDS
-    ``events.tsv``.
+    """Read an events file written by :func:`write_events`, any BIDS
+    ``events.tsv`` or the annotations of an EDF+ file.
 
     Parameters
     ----------
     fname : str or path-like
         A ``.tsv`` (``n/a`` for missing values) or ``.csv`` file with at least
-        an ``onset`` column.
+        an ``onset`` column, or an ``.edf`` file.
 
     Returns
     -------
     events : pandas.DataFrame
         The event table (:func:`as_events`); other columns, such as
-        ``trial_type``, follow the standard ones.
+        ``trial_type``, follow the standard ones. From EDF+, every annotation
+        (onsets from the first sample, channels from MNE's ``text@@channel``)
+        with its text in a ``description`` column; peaks are the centres and
+        scores NaN.
     """
     fname = Path(fname)
-    sep, _ = _format(fname)
+    text_format = _format(fname)
     if not fname.is_file():
         raise FileNotFoundError(f"Events file not found: {str(fname)!r}.")
+    if text_format is None:
+        raw = mne.io.read_raw_edf(fname, preload=False, verbose=False)
+        return as_events(raw.annotations, raw=raw)
+    sep, _ = text_format
     table = pd.read_csv(fname, sep=sep, na_values=["n/a"])
     return as_events(table)

@@ -1,0 +1,333 @@
+"""A sleep stager of EEG epochs: the Twins-Sleep branch of Siamese-ES on its
+own, with optional hidden-Markov smoothing over consecutive epochs.
+
+:class:`SleepStager` classifies 30-s (or 5-s) epochs of one or more channels
+with :class:`skeeg.models.siamese_es.SleepStageNet` (the Siamese-ES front end,
+its sleep branch and a linear head, trained with cross-entropy). With
+``smoothing`` the network's per-epoch posteriors become the emissions of a
+hidden Markov model over the stages (the hybrid HMM/ANN of Bourlard & Morgan:
+emission likelihood ``p(x | s) ∝ p(s | x) / p(s)``), whose transition matrix
+counts the stage changes between consecutive epochs of the training
+hypnograms; hmmlearn's forward-backward (or Viterbi) decodes each recording.
+
+Consecutive epochs: rows of ``X`` in time order, within one run of equal
+``groups`` values (one recording). ``fit(X, y, groups=...)`` and
+``predict(X, groups=...)`` take the same convention; without ``groups`` all of
+``X`` is one recording.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+
+import numpy as np
+from hmmlearn.base import BaseHMM
+from sklearn.utils.validation import check_is_fitted, column_or_1d
+from torch import nn
+
+from skeeg._docs import fill_doc
+from skeeg.base import DeepClassifierBase
+from skeeg.eeg_base import UNLABELLED, is_unlabelled
+from skeeg.models.siamese_es import SleepStageNet
+from skeeg.siamese_es import front_kwargs
+
+#: Values of ``SleepStager.smoothing``.
+SMOOTHING_KINDS = (None, "hmm", "viterbi")
+
+
+def estimate_transitions(
+    y, groups=None, *, n_classes: int, pseudo_count: float = 1.0
+) -> np.ndarray:
+    """Transition matrix of stages between consecutive epochs.
+
+    Parameters
+    ----------
+    y : array-like of int, shape (n_epochs,)
+        Stage indices ``0 .. n_classes - 1`` in time order; ``-1`` marks an
+        epoch without a stage (its transitions are not counted).
+    groups : array-like of shape (n_epochs,), optional
+        Recording of each epoch; epochs ``i`` and ``i + 1`` are consecutive
+        when their groups are equal. None: one recording.
+    n_classes : int
+    pseudo_count : float, default=1.0
+        Added to every count (Laplace smoothing), so that no transition has
+        probability 0.
+
+    Returns
+    -------
+    transmat : ndarray of shape (n_classes, n_classes)
+        ``transmat[i, j]`` estimates P(stage j at t+1 | stage i at t); rows
+        sum to 1.
+    """
+    y = np.asarray(y)
+    counts = np.full((n_classes, n_classes), float(pseudo_count))
+    pairs = (y[:-1] != UNLABELLED) & (y[1:] != UNLABELLED)
+    if groups is not None:
+        groups = np.asarray(groups)
+        pairs &= groups[:-1] == groups[1:]
+    np.add.at(counts, (y[:-1][pairs], y[1:][pairs]), 1.0)
+    return counts / counts.sum(axis=1, keepdims=True)
+
+
+def sequence_lengths(groups, n_epochs: int) -> np.ndarray:
+    """Lengths of the runs of equal ``groups`` values (one run: no groups)."""
+    if groups is None:
+        return np.array([n_epochs])
+    groups = np.asarray(groups)
+    starts = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    return np.diff(np.r_[starts, n_epochs])
+
+
+class _GivenEmissionHMM(BaseHMM):
+    """An HMM whose "observations" are their own emission log-likelihoods.
+
+    hmmlearn's forward-backward and Viterbi then run on any per-epoch scores:
+    ``X`` of shape (n_epochs, n_states) holds log p(x_t | state).
+    """
+
+    def _compute_log_likelihood(self, X: np.ndarray) -> np.ndarray:
+        return X
+
+    def _check(self) -> None:
+        self._check_sum_1("startprob_")
+        self._check_sum_1("transmat_")
+
+
+@fill_doc
+class SleepStager(DeepClassifierBase):
+    """Sleep stager of EEG epochs: the Twins-Sleep branch of Siamese-ES as a
+    standalone classifier, with optional HMM smoothing over consecutive epochs.
+
+    Works on 30-s or 5-s epochs of one or more channels (any length: the
+    converter's frames follow the window). ``y`` holds any stage labels
+    (AASM strings, ints); ``-1`` marks an epoch without a stage, which keeps
+    its place in the sequence but trains nothing. Multi-class training uses
+    cross-entropy; the best epoch is chosen by validation macro-F1.
+
+    Parameters
+    ----------
+    %(siamese_front_params)s
+    smoothing : {None, "hmm", "viterbi"}, default=None
+        None: each epoch on its own. "hmm": ``predict_proba`` gives the
+        forward-backward posteriors of a hidden Markov model over the stages
+        (emissions: the network's posteriors divided by the class priors;
+        transitions: ``transmat_``) and ``predict`` their most probable
+        stage. "viterbi": the same ``predict_proba``, and ``predict`` gives
+        the most probable stage sequence. Smoothing needs the epochs of a
+        recording in time order (see ``groups`` in :meth:`predict`).
+    transition_pseudo_count : float, default=1.0
+        Added to every transition count of the training hypnograms (> 0).
+    loss : str or LossStrategy, default="bce"
+        Cross-entropy ("bce"); binary strategies work with two stages.
+    %(deep_training_params)s
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Stages seen in ``fit`` (``-1`` excluded).
+    net_ : skorch.NeuralNet
+        The fitted net; ``net_.history`` holds the per-epoch log.
+    device_ : str
+        Device the net was trained on.
+    transmat_ : ndarray of shape (n_classes, n_classes)
+        Stage transition probabilities between consecutive training epochs
+        (:func:`estimate_transitions`).
+    class_prior_ : ndarray of shape (n_classes,)
+        Stage frequencies of the labelled training epochs; also the HMM's
+        start probabilities.
+    n_blocks_ : int
+        Residual blocks of the fitted branch.
+    %(eeg_fit_attributes)s
+
+    Notes
+    -----
+    ``predict_proba`` and ``predict`` depend on the order of the rows when
+    ``smoothing`` is set; ``decision_function`` and ``transform`` never do.
+
+    Examples
+    --------
+    >>> from skeeg import SleepStager
+    >>> stager = SleepStager(smoothing="hmm")  # doctest: +SKIP
+    >>> stager.fit(X, hypnogram, groups=recording)  # doctest: +SKIP
+    >>> stager.predict(X_night, groups=night_id)  # doctest: +SKIP
+    """
+
+    _accepts_unlabelled = True
+
+    def __init__(
+        self,
+        *,
+        converter="stft",
+        n_fft=128,
+        hop_length=32,
+        n_filters=16,
+        width=32,
+        n_blocks="auto",
+        norm="layer",
+        dropout=0.2,
+        smoothing=None,
+        transition_pseudo_count=1.0,
+        loss="bce",
+        max_epochs=30,
+        batch_size=64,
+        lr=3e-3,
+        optimizer="adam",
+        optimizer_params=None,
+        lr_schedule="linear",
+        min_lr=1e-5,
+        grad_clip=1.0,
+        criterion=None,
+        criterion_params=None,
+        validation_fraction=None,
+        patience=None,
+        random_state=None,
+        device="auto",
+        verbose=0,
+    ):
+        # Stages are the most probable class: no decision threshold.
+        super().__init__(
+            width=width,
+            n_blocks=n_blocks,
+            loss=loss,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            optimizer_params=optimizer_params,
+            lr_schedule=lr_schedule,
+            min_lr=min_lr,
+            grad_clip=grad_clip,
+            criterion=criterion,
+            criterion_params=criterion_params,
+            threshold=0.5,
+            validation_fraction=validation_fraction,
+            patience=patience,
+            random_state=random_state,
+            device=device,
+            verbose=verbose,
+        )
+        self.converter = converter
+        self.n_fft = n_fft
+        self.hop_length = hop_length
+        self.n_filters = n_filters
+        self.norm = norm
+        self.dropout = dropout
+        self.smoothing = smoothing
+        self.transition_pseudo_count = transition_pseudo_count
+
+    def fit(self, X, y, groups=None) -> SleepStager:
+        """Train on epochs and their stages; estimate the stage transitions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_epochs, n_channels, n_times) or (n_epochs, n_times)
+            EEG epochs, in time order within each recording. Cast to float32.
+        y : array-like of shape (n_epochs,)
+            Stage of each epoch; ``-1`` where unknown.
+        groups : array-like of shape (n_epochs,), optional
+            Recording (subject) of each epoch: consecutive rows of one group
+            are consecutive epochs. Also keeps the validation split
+            group-aware.
+
+        Returns
+        -------
+        self
+        """
+        self._fit(X, y, groups=groups)
+        labels = column_or_1d(y)
+        y_enc = np.full(len(labels), UNLABELLED, dtype=np.int64)
+        labelled = ~is_unlabelled(labels)
+        y_enc[labelled] = np.searchsorted(self.classes_, labels[labelled])
+        n_classes = len(self.classes_)
+        self.transmat_ = estimate_transitions(
+            y_enc,
+            groups,
+            n_classes=n_classes,
+            pseudo_count=self.transition_pseudo_count,
+        )
+        self.class_prior_ = np.bincount(y_enc[labelled], minlength=n_classes) / int(
+            labelled.sum()
+        )
+        return self
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.smoothing not in SMOOTHING_KINDS:
+            raise ValueError(
+                f"smoothing must be one of {SMOOTHING_KINDS}, got {self.smoothing!r}."
+            )
+        count = self.transition_pseudo_count
+        if isinstance(count, bool) or not isinstance(count, Real) or not count > 0:
+            raise ValueError(
+                f"transition_pseudo_count must be a float > 0, got {count!r}."
+            )
+
+    def _min_n_times(self) -> int:
+        return 2
+
+    def _build_module(self, n_channels: int, n_times: int, n_outputs: int) -> nn.Module:
+        module = SleepStageNet(n_channels, n_times, n_outputs, **front_kwargs(self))
+        self.n_blocks_ = module.front.n_blocks
+        return module
+
+    # -- inference with smoothing -----------------------------------------------
+    def _hmm(self) -> _GivenEmissionHMM:
+        hmm = _GivenEmissionHMM(n_components=len(self.classes_), implementation="log")
+        hmm.startprob_ = self.class_prior_
+        hmm.transmat_ = self.transmat_
+        return hmm
+
+    def _emissions(self, X, groups) -> tuple[np.ndarray, np.ndarray]:
+        """Per-epoch emission log-likelihoods and the sequence lengths."""
+        proba = super().predict_proba(X)
+        lengths = sequence_lengths(
+            self._check_per_window(groups, "groups", len(proba)), len(proba)
+        )
+        with np.errstate(divide="ignore"):
+            emissions = np.log(proba) - np.log(self.class_prior_)
+        return emissions, lengths
+
+    def predict_proba(self, X, groups=None) -> np.ndarray:
+        """Stage probabilities, shape (n_epochs, n_classes), as ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_epochs, n_channels, n_times) or (n_epochs, n_times)
+        groups : array-like of shape (n_epochs,), optional
+            Recording of each epoch, with ``smoothing``: each run of equal
+            values is one recording, its rows in time order. None: one
+            recording. Ignored without smoothing.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_epochs, n_classes)
+            The network's posteriors, or with ``smoothing`` the HMM's
+            forward-backward posteriors.
+        """
+        check_is_fitted(self)
+        if self.smoothing is None:
+            return super().predict_proba(X)
+        emissions, lengths = self._emissions(X, groups)
+        return self._hmm().predict_proba(emissions, lengths)
+
+    def predict(self, X, groups=None) -> np.ndarray:
+        """Stage of each epoch, shape (n_epochs,), values from ``classes_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_epochs, n_channels, n_times) or (n_epochs, n_times)
+        groups : array-like of shape (n_epochs,), optional
+            As in :meth:`predict_proba`.
+
+        Returns
+        -------
+        stages : ndarray of shape (n_epochs,)
+            The most probable stage of each epoch; with
+            ``smoothing="viterbi"`` the most probable stage sequence.
+        """
+        check_is_fitted(self)
+        if self.smoothing == "viterbi":
+            emissions, lengths = self._emissions(X, groups)
+            _, states = self._hmm().decode(emissions, lengths, algorithm="viterbi")
+            return self.classes_[states]
+        return self.classes_[self.predict_proba(X, groups).argmax(axis=1)]
