@@ -32,9 +32,10 @@ class SCClassifier(DeepClassifierBase):
     Parameters
     ----------
     width : int, default=16
-        Channels inside the network. 16 is sized for a CPU: on the README
-        demo's data it gives out-of-fold AUPRC 0.77 in about 2 minutes on 2
-        cores. The paper uses 256 on a GPU.
+        Channels inside the network. 16 is sized for a CPU: with the other
+        defaults it gives out-of-fold AUPRC 0.69 (F1 0.73) on the README
+        demo's data, against 0.38 for a classical feature detector. The
+        paper uses 256 on a GPU.
     n_blocks : int or "auto", default="auto"
         Residual blocks, block ``i`` with dilation ``2**i``; "auto" is the
         smallest count >= 1 whose receptive field ``3 + 4 * (2**n_blocks - 1)``
