@@ -81,7 +81,7 @@ def validation_fbeta(net, X, y, *, beta: float) -> float:
     A module-level function (not a lambda) so that fitted nets pickle.
     """
     logits = first_output(net.forward(X))
-    y = y["y"] if isinstance(y, dict) else y
+    y = main_target(y)
     if logits.shape[1] == 1:
         y_pred = (logits[:, 0] > 0).long().numpy()
         average = "binary"
