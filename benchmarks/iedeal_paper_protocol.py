@@ -249,10 +249,11 @@ def variants() -> list[str]:
     return list(TABLE3) + [v for v in TABLE4 if v not in TABLE3]
 
 
-def run_setting(load, proto, seeds, device, threads, jobs, lrs, log):
+def run_setting(load, proto, seeds, device, threads, jobs, lrs, log, done=()):
     """Rows of every (seed, fold, variant), and of the step-matched control.
 
-    ``log(row)`` is called with each row as soon as its fold is done.
+    ``log(row)`` is called with each row as soon as its fold is done; the
+    ``(seed, fold)`` units in ``done`` (from a resumed run) are skipped.
     """
     from joblib import Parallel, delayed
     from sklearn.model_selection import GroupKFold
@@ -262,6 +263,8 @@ def run_setting(load, proto, seeds, device, threads, jobs, lrs, log):
         X, y, groups, sfreq = load(seed)
         folds = GroupKFold(proto.n_splits).split(X, y, groups)
         for fold, (train, test) in enumerate(folds):
+            if (seed, fold) in done:
+                continue
             max_epochs = epochs_to_cap(y[train]) + proto.spare_epochs
             main = parallel(
                 delayed(fit_and_score)(
@@ -426,6 +429,12 @@ def parse_args(argv):
         "--threads", type=int, default=None, help="torch threads per job"
     )
     parser.add_argument("--jobs", type=int, default=1, help="fits in parallel (joblib)")
+    parser.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        help="JSON of a cut run: keep its learning rates and finished units",
+    )
     return parser.parse_args(argv)
 
 
@@ -459,11 +468,16 @@ def main(argv: list[str] | None = None) -> dict:
         "jobs": args.jobs,
     }
     start = time.perf_counter()
-    rows, lrs = [], {}
+    rows, lrs, earlier_s = [], {}, 0.0
+    if args.resume is not None:
+        previous = json.loads(args.resume.read_text())
+        rows, lrs = previous["rows"], previous["learning_rates"]
+        earlier_s = previous["metadata"]["wall_s"]
+        meta["resumed_from"] = previous["metadata"]["command"]
     setting = {}
 
     def write() -> str:
-        meta["wall_s"] = time.perf_counter() - start
+        meta["wall_s"] = earlier_s + time.perf_counter() - start
         result = {"metadata": meta, "learning_rates": lrs, "rows": rows}
         stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
         text = sanity_gate(rows) + "\n\n" + tables(rows)
@@ -489,21 +503,31 @@ def main(argv: list[str] | None = None) -> dict:
     for dataset, task, prevalence in proto.settings:
         setting = {"dataset": dataset, "task": task, "prevalence": prevalence}
         load = load_setting(dataset, task, prevalence, proto, data)
-        X, y, groups, sfreq = load(0)
-        train, _ = next(GroupKFold(proto.n_splits).split(X, y, groups))
-        chosen = Parallel(n_jobs=args.jobs)(
-            delayed(choose_lr)(
-                loss, X, y, groups, train, sfreq, proto, args.device, args.threads
-            )
-            for loss in variants()
-        )
         key = f"{dataset}/{task}/{prevalence:g}"
-        lrs[key] = {c["loss"]: c for c in chosen}
+        if key not in lrs:
+            X, y, groups, sfreq = load(0)
+            train, _ = next(GroupKFold(proto.n_splits).split(X, y, groups))
+            chosen = Parallel(n_jobs=args.jobs)(
+                delayed(choose_lr)(
+                    loss, X, y, groups, train, sfreq, proto, args.device, args.threads
+                )
+                for loss in variants()
+            )
+            lrs[key] = {c["loss"]: c for c in chosen}
         print(
             f"learning rates for {key}: "
-            + ", ".join(f"{c['loss']} {c['lr']:g}" for c in chosen),
+            + ", ".join(f"{name} {c['lr']:g}" for name, c in lrs[key].items()),
             flush=True,
         )
+        n_rows = len(variants()) + len(TABLE3) - 1
+        mine = [r for r in rows if {**r, **setting} == r]
+        done = {
+            unit
+            for unit in {(r["seed"], r["fold"]) for r in mine}
+            if sum((r["seed"], r["fold"]) == unit for r in mine) == n_rows
+        }
+        # A unit the cut run left half done is run again from the start.
+        rows[:] = [r for r in rows if r not in mine or (r["seed"], r["fold"]) in done]
         run_setting(
             load,
             proto,
@@ -513,6 +537,7 @@ def main(argv: list[str] | None = None) -> dict:
             args.jobs,
             {name: c["lr"] for name, c in lrs[key].items()},
             log,
+            done,
         )
     text = write()
     print(text)

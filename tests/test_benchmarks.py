@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import math
 import sys
 
@@ -61,7 +62,7 @@ def test_iedeal_ablation_smoke_writes_every_row(tmp_path):
 
 
 @pytest.mark.slow
-def test_iedeal_paper_protocol_smoke_pairs_every_loss(tmp_path):
+def test_iedeal_paper_protocol_smoke_pairs_every_loss(tmp_path, monkeypatch):
     """Bonn S-vs-rest, 2 folds, 1 seed: Tables 3 and 4 and the control."""
     data = shared_data_dir()
     if not (data / "bonn_epilepsy").is_dir():
@@ -87,3 +88,27 @@ def test_iedeal_paper_protocol_smoke_pairs_every_loss(tmp_path):
     assert set(result["learning_rates"]["bonn/S_vs_rest/0.1"]) == names
     text = (tmp_path / "iedeal_paper_smoke.txt").read_text()
     assert "Table 3, step-matched control" in text and "Table 4" in text
+
+    # A resumed run keeps the finished units and their learning rates, and
+    # trains nothing again; a half-done unit is dropped and run again.
+    saved = tmp_path / "iedeal_paper_smoke.json"
+    cut = json.loads(saved.read_text())
+    cut["rows"] = [
+        r for r in cut["rows"] if not (r["fold"] == 1 and r["loss"] == "bce")
+    ]
+    saved.write_text(json.dumps(cut))
+    calls = []
+    monkeypatch.setattr(
+        protocol,
+        "fit_and_score",
+        lambda loss, *args: calls.append(loss) or {**by[(loss, 1)], "fit_s": -1.0},
+    )
+    resumed = protocol.main(
+        ["--size", "smoke", "--data", str(data), "--out", str(tmp_path)]
+        + ["--resume", str(saved)]
+    )
+    # fold 1 only: each variant once, each non-SaSu loss again for the control
+    assert sorted(calls) == sorted(protocol.variants() + [*protocol.TABLE3[:-1]])
+    assert len(resumed["rows"]) == len(rows)
+    assert resumed["learning_rates"] == json.loads(json.dumps(result["learning_rates"]))
+    assert {r["fold"] for r in resumed["rows"] if r["fit_s"] == -1.0} == {1}
