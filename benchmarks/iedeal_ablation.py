@@ -136,6 +136,14 @@ SIZES = {
         eegmat_subjects=(0, 1, 2, 3),
     ),
     "reduced": Size(prevalences=PREVALENCES, bonn_prevalences=(0.05, 0.01)),
+    # The eegmat rows of "reduced" alone, for the main losses and the simple
+    # detector: re-measures them after a change to the generator.
+    "eegmat": Size(
+        prevalences=PREVALENCES,
+        bonn_prevalences=(),
+        losses=("bce", "wbce", "sasu"),
+        baselines=("features",),
+    ),
     "full": Size(
         prevalences=PREVALENCES,
         eegmat_subjects=tuple(range(36)),

@@ -71,6 +71,26 @@ random_state : int, RandomState or None, default=None
     int makes CPU training reproducible.
 device : str, default="auto"
     "auto" picks CUDA when present, else CPU; or any torch device string.
+    Must stay "auto" with an ``accelerator``, which places the model.
+precision : {"float32", "bf16"}, default="float32"
+    "bf16" runs forward passes (training, validation and inference) under
+    ``torch.autocast`` to bfloat16, on CPU or CUDA; the loss is computed in
+    float32 and the weights stay float32. Faster on GPUs with bf16 units
+    (Ampere and later); on a CPU it checks the path rather than speeds it.
+loader_params : dict or None, default=None
+    Extra :class:`torch.utils.data.DataLoader` arguments of the training
+    and validation iterators, e.g. ``{"num_workers": 2, "pin_memory":
+    True}``. skeeg sets ``batch_size``, ``shuffle``, ``sampler``,
+    ``batch_sampler``, ``collate_fn`` and ``dataset`` itself. None keeps
+    DataLoader's defaults (no workers, no pinned memory, also on CUDA; see
+    docs/estimators.md). Inference slices the in-memory windows directly.
+accelerator : accelerate.Accelerator or None, default=None
+    Train through Hugging Face accelerate (skorch's ``AccelerateMixin``):
+    launched with ``accelerate launch --multi_gpu``, data-parallel on
+    several GPUs. The accelerator's ``mixed_precision`` applies on top of
+    ``precision``. Shared, not copied, by ``sklearn.base.clone``; fit calls
+    its ``free_memory()`` at the end. A model file cannot hold it: save
+    after ``set_params(accelerator=None)``. Needs ``skeeg[scale]``.
 verbose : int, default=0
     1 prints a line per epoch, 2 adds a progress bar.""",
     "deep_fit_attributes": """classes_ : ndarray of shape (n_classes,)

@@ -21,8 +21,11 @@ are; ``embed`` returns the embedding (:class:`skeeg.models.base.EEGModule`).
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from dataclasses import dataclass
+from functools import cache, partial
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -33,9 +36,12 @@ from sklearn.utils import check_random_state
 from skorch import NeuralNet
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
+from skorch.utils import multi_indexing
 from torch import nn
+from torch.utils.data import DataLoader
 
 from skeeg._docs import fill_doc
+from skeeg._validation import is_lazy_windows
 from skeeg.eeg_base import UNLABELLED, EEGClassifierBase
 from skeeg.strategies import LossStrategy, resolve_loss
 from skeeg.training import first_output, make_callbacks, make_optimizer
@@ -70,6 +76,48 @@ def supervised_loss(criterion: nn.Module, logits: torch.Tensor, y) -> torch.Tens
     return criterion(logits, y.long())
 
 
+#: Values of the ``precision`` parameter of the deep classifiers.
+PRECISIONS = ("float32", "bf16")
+
+#: The arguments of :class:`torch.utils.data.DataLoader` in this torch.
+_LOADER_ARGUMENTS = frozenset(inspect.signature(DataLoader).parameters)
+#: DataLoader arguments skeeg sets itself, which ``loader_params`` may not.
+_LOADER_CONTROLLED = (
+    "dataset",
+    "batch_size",
+    "shuffle",
+    "sampler",
+    "batch_sampler",
+    "collate_fn",
+)
+
+
+def autocast(precision: str, device_type: str):
+    """The context of a forward pass at ``precision``.
+
+    Parameters
+    ----------
+    precision : {"float32", "bf16"}
+        "bf16": :class:`torch.autocast` to bfloat16 (matrix products and
+        convolutions in bf16, reductions and losses in float32); "float32":
+        a disabled autocast, i.e. nothing.
+    device_type : str
+        ``torch.device.type`` of the module's weights ("cpu", "cuda", ...).
+    """
+    return torch.autocast(
+        device_type, dtype=torch.bfloat16, enabled=precision == "bf16"
+    )
+
+
+def _to_float32(outputs):
+    """Module outputs with their bf16 tensors cast to float32."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs.float() if outputs.dtype == torch.bfloat16 else outputs
+    if isinstance(outputs, tuple | list):
+        return type(outputs)(_to_float32(o) for o in outputs)
+    return outputs
+
+
 class SkeegNet(NeuralNet):
     """The skorch net of the skeeg classifiers: supervised loss on the logits.
 
@@ -77,10 +125,97 @@ class SkeegNet(NeuralNet):
     (``y_pred`` is whatever ``forward`` returns), other dataset targets
     (``y_true`` is what :meth:`DeepClassifierBase._make_dataset` put there) or
     the inputs ``X``.
+
+    Parameters
+    ----------
+    precision : {"float32", "bf16"}, default="float32"
+        "bf16" runs every forward pass (training and validation) under
+        :func:`autocast` and casts the outputs back to float32, so
+        :meth:`get_loss` computes in float32.
+    *args, **kwargs
+        Those of :class:`skorch.NeuralNet`.
     """
+
+    def __init__(self, *args, precision: str = "float32", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.precision = precision
+
+    def infer(self, x, **fit_params):
+        if self.precision == "float32":
+            return super().infer(x, **fit_params)
+        # The weights' device, not self.device: None under accelerate.
+        device_type = next(self.module_.parameters()).device.type
+        with autocast(self.precision, device_type):
+            outputs = super().infer(x, **fit_params)
+        return _to_float32(outputs)
 
     def get_loss(self, y_pred, y_true, X=None, training=False) -> torch.Tensor:
         return supervised_loss(self.criterion_, first_output(y_pred), y_true)
+
+
+class _AccelerateHooks:
+    """What skeeg changes in skorch's ``AccelerateMixin`` (see :func:`accelerated`).
+
+    The module is unwrapped after the callbacks' ``on_train_end``, not before
+    them: :class:`skeeg.training.SelectBestEpoch` and skorch's
+    ``EarlyStopping(load_best=True)`` restore a ``state_dict`` saved from the
+    wrapped module, whose keys carry DistributedDataParallel's ``module.``
+    prefix in multi-process training.
+    """
+
+    def on_train_end(self, net, X=None, y=None, **kwargs) -> None:
+        self.accelerator.wait_for_everyone()
+
+    def partial_fit(self, X, y=None, classes=None, **fit_params):
+        super().partial_fit(X, y, classes=classes, **fit_params)
+        if self.unwrap_after_train:
+            self._unwrap_accelerator()
+        for name in self._optimizers:
+            # torch's LR schedulers wrap ``step`` on the optimizer instance to
+            # count calls; accelerate's optimizer wrapper pickles its
+            # ``__dict__``, and pickle cannot find that wrapper by name.
+            # Training is over: the class's ``step`` comes back.
+            vars(getattr(self, name + "_")).pop("step", None)
+        return self
+
+    def __reduce_ex__(self, protocol):
+        # The class is made at run time; pickle rebuilds it from the net
+        # class it extends.
+        return _new_accelerated, (self._base_net,), self.__getstate__()
+
+
+def _with_accelerate(net_class):
+    """:func:`accelerated` of a net class, or of the class a
+    :func:`functools.partial` of :meth:`DeepClassifierBase._net_class` binds."""
+    if isinstance(net_class, partial):
+        return partial(
+            accelerated(net_class.func), *net_class.args, **net_class.keywords
+        )
+    return accelerated(net_class)
+
+
+@cache
+def accelerated(net_class: type[NeuralNet]) -> type[NeuralNet]:
+    """``net_class`` with skorch's ``AccelerateMixin`` (Hugging Face accelerate).
+
+    The net takes an ``accelerator`` (an :class:`accelerate.Accelerator`),
+    which places the module and the batches, wraps the module for
+    data-parallel training when launched on several processes
+    (``accelerate launch``) and gathers validation outputs across them.
+    One class per ``net_class``; instances pickle.
+    """
+    from skorch.hf import AccelerateMixin
+
+    return type(
+        f"Accelerated{net_class.__name__}",
+        (_AccelerateHooks, AccelerateMixin, net_class),
+        {"__module__": __name__, "_base_net": net_class},
+    )
+
+
+def _new_accelerated(net_class: type[NeuralNet]) -> NeuralNet:
+    cls = accelerated(net_class)
+    return cls.__new__(cls)
 
 
 @dataclass
@@ -124,6 +259,13 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
     %(deep_training_params)s
     """
 
+    #: False where the net reaches attributes of ``net.module_`` during
+    #: training, which multi-process (DistributedDataParallel) training
+    #: wraps: such an estimator refuses an accelerator with several processes.
+    _data_parallel: ClassVar[bool] = True
+    #: fit and inference read a LazyWindows batch by batch.
+    _accepts_lazy: ClassVar[bool] = True
+
     def __init__(
         self,
         *,
@@ -145,6 +287,9 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         patience,
         random_state,
         device,
+        precision,
+        loader_params,
+        accelerator,
         verbose,
     ):
         self.width = width
@@ -165,6 +310,9 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         self.patience = patience
         self.random_state = random_state
         self.device = device
+        self.precision = precision
+        self.loader_params = loader_params
+        self.accelerator = accelerator
         self.verbose = verbose
 
     # -- steps a subclass overrides -------------------------------------------
@@ -189,9 +337,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             ``X``. The default ignores them: they reach the module or the
             loss only when a subclass puts them here.
         """
-        # Tensors once, so batches are sliced from memory without per-item
-        # numpy conversion (skorch #322).
-        return Dataset(torch.from_numpy(X), torch.from_numpy(y))
+        return windows_dataset(X, torch.from_numpy(y))
 
     def _training_plan(
         self, loss: LossStrategy, y: np.ndarray, *, seed: int, validation: bool
@@ -235,19 +381,21 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         return SkeegNet
 
     # -- fit --------------------------------------------------------------------
-    def fit(self, X, y, groups=None) -> DeepClassifierBase:
+    def fit(self, X, y=None, groups=None) -> DeepClassifierBase:
         """Train on EEG windows.
 
         Parameters
         ----------
         X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
-            EEG windows (a 2-D X has one channel). Cast to float32.
-        y : array-like of shape (n_windows,)
+            EEG windows (a 2-D X has one channel). Cast to float32. Or a
+            :class:`~skeeg.datasets.LazyWindows`, read batch by batch.
+        y : array-like of shape (n_windows,) or None
             Labels of any type (ints, strings). In semi-supervised estimators
-            -1 marks an unlabelled window.
+            -1 marks an unlabelled window. None: a LazyWindows' ``y``.
         groups : array-like of shape (n_windows,), optional
             Subject (or recording) of each window. Keeps the internal
-            validation split group-aware; never reaches the module.
+            validation split group-aware; never reaches the module. None: a
+            LazyWindows' ``groups``.
 
         Returns
         -------
@@ -265,7 +413,11 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
-        self.device_ = _resolve_device(self.device)
+        if self.accelerator is None:
+            self.device_ = _resolve_device(self.device)
+        else:
+            self.device_ = str(self.accelerator.device)
+            seed = _shared_seed(self.accelerator, seed)
         n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
         train, valid = self._split(y_enc, groups, seed)
         # Seed inside a fork so the caller's global torch RNG is left as it was.
@@ -286,14 +438,21 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
                     X[valid], y_enc[valid], **_take(side, valid)
                 )
             self.net_ = self._make_net(module, plan, valid_ds)
-            self.net_.fit(
-                self._make_dataset(X[train], y_enc[train], **_take(side, train)),
-                y=None,
+            train_ds = (  # without a split, X itself: no copy of the windows
+                self._make_dataset(X, y_enc, **side)
+                if valid is None
+                else self._make_dataset(X[train], y_enc[train], **_take(side, train))
             )
+            self.net_.fit(train_ds, y=None)
+        if self.accelerator is not None:
+            # accelerate keeps every object it prepared (each epoch's
+            # DataLoaders, with their data) until told to let go between two
+            # trainings.
+            self.accelerator.free_memory()
         y_valid = proba_valid = None
         if self.threshold == "auto":
             y_valid = y_enc[valid]
-            logits = self._forward_logits(torch.from_numpy(X[valid]))
+            logits = self._forward_logits(window_source(X[valid]))
             proba_valid = self._proba(logits)[:, 1]
         self._fit_threshold(y_valid, proba_valid, beta=loss.target_beta)
         return self
@@ -326,11 +485,53 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             value = getattr(self, name)
             if value is not None and not isinstance(value, dict):
                 raise TypeError(f"{name} must be a dict or None, got {value!r}.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {PRECISIONS}, got {self.precision!r}."
+            )
+        _check_loader_params(self.loader_params)
+        if self.accelerator is not None:
+            self._check_accelerator()
         self._check_threshold()
         if self.threshold == "auto" and vf is None:
             raise ValueError(
                 "threshold='auto' tunes the threshold on the internal validation "
                 "split; set validation_fraction to a float in (0, 1)."
+            )
+
+    def _check_accelerator(self) -> None:
+        try:
+            from accelerate import Accelerator
+        except ImportError:
+            Accelerator = None
+        if Accelerator is None or not isinstance(self.accelerator, Accelerator):
+            raise TypeError(
+                "accelerator must be None or an accelerate.Accelerator "
+                "(pip install 'skeeg[scale]'), got "
+                f"{type(self.accelerator).__name__}."
+            )
+        if self.device != "auto":
+            raise ValueError(
+                f"device={self.device!r} with an accelerator: the accelerator "
+                f"places the model (on {self.accelerator.device}); leave "
+                "device='auto'."
+            )
+        mixed = self.accelerator.mixed_precision
+        if self.grad_clip is not None and mixed not in ("no", "bf16"):
+            # Its GradScaler unscales the gradients only at the optimizer
+            # step, after skorch's GradientNormClipping has clipped them.
+            raise ValueError(
+                f"An accelerator with mixed_precision={mixed!r} scales the "
+                "gradients that grad_clip would clip; set grad_clip=None, or "
+                "use precision='bf16' with an accelerator without mixed "
+                "precision."
+            )
+        if self.accelerator.num_processes > 1 and not self._data_parallel:
+            raise ValueError(
+                f"{type(self).__name__} does not train on several processes "
+                f"(accelerator.num_processes={self.accelerator.num_processes}): "
+                "its net reaches attributes of the module, which "
+                "DistributedDataParallel wraps. Launch one process."
             )
 
     def _split(self, y_enc: np.ndarray, groups, seed: int):
@@ -379,7 +580,26 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             if plan.sampler is not None
             else {"iterator_train__shuffle": True}
         )
-        return self._net_class()(
+        net_class, placement = self._net_class(), {"device": self.device_}
+        if self.accelerator is not None:
+            net_class = _with_accelerate(net_class)
+            # skorch leaves placement to an accelerator that does it.
+            device = None if self.accelerator.device_placement else self.device_
+            placement = {
+                "accelerator": self.accelerator,
+                "device": device,
+                # PrintLog ignores verbose for any sink but print; the
+                # accelerator's prints on the main process only.
+                "callbacks__print_log__sink": (
+                    self.accelerator.print if self.verbose else print
+                ),
+            }
+        loader = {
+            f"iterator_{kind}__{key}": value
+            for kind in ("train", "valid")
+            for key, value in (self.loader_params or {}).items()
+        }
+        return net_class(
             module=module,
             criterion=plan.criterion,
             optimizer=optimizer,
@@ -388,23 +608,29 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             batch_size=self.batch_size,
             train_split=None if valid_ds is None else predefined_split(valid_ds),
             callbacks=plan.callbacks,
-            device=self.device_,
             verbose=self.verbose,
+            precision=self.precision,
+            **placement,
             **iterator,
+            **loader,
             **{f"optimizer__{k}": v for k, v in optimizer_kwargs.items()},
         )
 
     # -- inference ------------------------------------------------------------
-    def _batches(self, fn, X: torch.Tensor) -> np.ndarray:
-        """Apply ``fn`` to batches of ``X`` in eval mode; results go to the CPU
-        batch by batch so a large X never piles up on the GPU (skorch #145)."""
+    def _batches(self, fn, X: torch.Tensor, *, inference: bool = True) -> np.ndarray:
+        """Apply ``fn`` to batches of ``X`` in eval mode at ``precision``; results
+        go to the CPU batch by batch so a large X never piles up on the GPU
+        (skorch #145). ``inference=False`` runs under :func:`torch.no_grad`
+        rather than :func:`torch.inference_mode`, for an ``fn`` that computes
+        gradients itself (Grad-CAM)."""
         module = self.net_.module_
         module.eval()
         # Where the weights are, not device_: a net pickled on a GPU loads
         # onto the CPU of a machine without one (skorch moves it).
         device = next(module.parameters()).device
         out = []
-        with torch.no_grad():
+        grad_mode = torch.inference_mode() if inference else torch.no_grad()
+        with grad_mode, autocast(self.precision, device.type):
             for start in range(0, len(X), self.batch_size):
                 batch = X[start : start + self.batch_size].to(device)
                 out.append(fn(batch).cpu())
@@ -423,7 +649,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
 
     def _logits(self, X) -> np.ndarray:
         X = self._validate_predict_X(X, dtype=np.float32)
-        return self._forward_logits(torch.from_numpy(X))
+        return self._forward_logits(window_source(X))
 
     def decision_function(self, X) -> np.ndarray:
         """Confidence scores; positive where :meth:`predict` gives ``classes_[1]``.
@@ -444,7 +670,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
     def transform(self, X) -> np.ndarray:
         """The embedding the head sees, shape (n_windows, embedding_dim)."""
         X = self._validate_predict_X(X, dtype=np.float32)
-        return self._batches(self.net_.module_.embed, torch.from_numpy(X))
+        return self._batches(self.net_.module_.embed, window_source(X))
 
     def fit_transform(self, X, y=None, groups=None) -> np.ndarray:
         """Fit, then return the embedding of ``X``."""
@@ -467,6 +693,47 @@ def _take(side: dict, idx: np.ndarray) -> dict:
     return {k: None if v is None else v[idx] for k, v in side.items()}
 
 
+def _check_loader_params(params) -> None:
+    """Refuse ``loader_params`` that skeeg sets itself, that are not DataLoader
+    arguments, or whose values :class:`~torch.utils.data.DataLoader` refuses."""
+    if params is None:
+        return
+    if not isinstance(params, dict):
+        raise TypeError(f"loader_params must be a dict or None, got {params!r}.")
+    for key in params:
+        if key in _LOADER_CONTROLLED:
+            raise ValueError(
+                f"loader_params may not set {key!r}: skeeg sets "
+                f"{', '.join(_LOADER_CONTROLLED)} (batch_size is a parameter of "
+                "the estimator; sampling follows the loss strategy)."
+            )
+        if key not in _LOADER_ARGUMENTS:
+            raise ValueError(
+                f"loader_params key {key!r} is not an argument of "
+                "torch.utils.data.DataLoader; expected some of "
+                f"{sorted(_LOADER_ARGUMENTS.difference(_LOADER_CONTROLLED))}."
+            )
+    try:
+        # DataLoader checks its arguments when built (workers start only
+        # when it is iterated).
+        DataLoader([], **params)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"torch.utils.data.DataLoader refuses loader_params={params!r}: {exc}"
+        ) from None
+
+
+def _shared_seed(accelerator, seed: int) -> int:
+    """The main process's ``seed`` on every process of ``accelerator``: all
+    draw the same validation split, window sampling and shuffling, which
+    accelerate then shards."""
+    if accelerator.num_processes == 1:
+        return seed
+    from accelerate.utils import broadcast_object_list
+
+    return int(broadcast_object_list([seed])[0])
+
+
 def _resolve_device(device) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -478,3 +745,74 @@ def _resolve_device(device) -> str:
             f"'cuda:0', got {device!r}."
         ) from exc
     return str(device)
+
+
+def windows_dataset(X, y) -> Dataset:
+    """The skorch dataset of training windows ``X`` with targets ``y``.
+
+    Parameters
+    ----------
+    X : ndarray of float32, shape (n_windows, n_channels, n_times), or LazyWindows
+    y : Tensor, dict of Tensor or None
+        The targets, indexed like ``X`` (skorch's ``multi_indexing``).
+
+    Returns
+    -------
+    dataset : skorch.dataset.Dataset
+        An array becomes one tensor, so batches are sliced from memory
+        without per-item numpy conversion (skorch #322); a LazyWindows is
+        read batch by batch as the DataLoader asks for windows.
+    """
+    if is_lazy_windows(X):
+        return _LazyWindowsDataset(X, y)
+    return Dataset(torch.from_numpy(X), y)
+
+
+def window_source(X):
+    """Windows for :meth:`DeepClassifierBase._batches`: a tensor for an
+    array, a view that reads each slice from disk for a LazyWindows.
+
+    Parameters
+    ----------
+    X : ndarray of float32, shape (n_windows, n_channels, n_times), or LazyWindows
+
+    Returns
+    -------
+    windows : Tensor or _LazyBatches
+        ``len(windows)`` and ``windows[a:b]`` (a Tensor) work on both.
+    """
+    if is_lazy_windows(X):
+        return _LazyBatches(X)
+    return torch.from_numpy(X)
+
+
+class _LazyWindowsDataset(Dataset):
+    """A skorch dataset over a LazyWindows: the DataLoader's batch of indices
+    is read in one :meth:`~skeeg.datasets.LazyWindows.read`."""
+
+    def __getitems__(self, indices) -> list:
+        # torch's DataLoader calls __getitems__ with a batch's indices when
+        # the dataset has it, then collates the returned rows.
+        windows = torch.from_numpy(self.X.read(indices))
+        return [
+            self.transform(window, multi_indexing(self.y, i, self.y_indexing))
+            for window, i in zip(windows, indices, strict=True)
+        ]
+
+    def __getitem__(self, i):
+        return self.__getitems__([i])[0]
+
+
+class _LazyBatches:
+    """Slices of a LazyWindows read into tensors: ``len`` and ``[a:b]``, as
+    :meth:`DeepClassifierBase._batches` uses a tensor."""
+
+    def __init__(self, windows) -> None:
+        self.windows = windows
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+    def __getitem__(self, key: slice) -> torch.Tensor:
+        idx = np.arange(len(self.windows))[key]
+        return torch.from_numpy(self.windows.read(idx))

@@ -95,6 +95,9 @@ class SCClassifier(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         super().__init__(
@@ -116,6 +119,9 @@ class SCClassifier(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
         self.dropout = dropout
@@ -185,6 +191,9 @@ class ResNet1DClassifier(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         super().__init__(
@@ -206,6 +215,9 @@ class ResNet1DClassifier(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
         self.norm = norm
@@ -265,6 +277,9 @@ class InceptionTimeClassifier(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         super().__init__(
@@ -286,6 +301,9 @@ class InceptionTimeClassifier(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
         self.norm = norm

@@ -22,7 +22,7 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-from skeeg._validation import validate_eeg
+from skeeg._validation import is_lazy_windows, validate_eeg, validate_lazy_eeg
 
 #: Label of an unlabelled window, in estimators that accept unlabelled windows.
 UNLABELLED = -1
@@ -57,6 +57,12 @@ class EEGClassifierBase(ClassifierMixin, BaseEstimator):
         True in semi-supervised estimators: ``y == -1`` marks an unlabelled
         window, ``classes_`` are the other labels, every class needs at least
         one labelled window. False: ``-1`` is an ordinary class.
+    _accepts_lazy : bool
+        True where ``fit`` and the prediction methods read a
+        :class:`~skeeg.datasets.LazyWindows` batch by batch (the deep
+        classifiers): the validation methods then return it as it is, with
+        ``y`` and ``groups`` taken from it when not given. False: a
+        ``TypeError`` says to pass ``np.asarray(X)``.
 
     Notes
     -----
@@ -66,6 +72,7 @@ class EEGClassifierBase(ClassifierMixin, BaseEstimator):
     """
 
     _accepts_unlabelled: ClassVar[bool] = False
+    _accepts_lazy: ClassVar[bool] = False
 
     # -- fit-time checks --------------------------------------------------
     def _validate_fit_data(
@@ -76,8 +83,11 @@ class EEGClassifierBase(ClassifierMixin, BaseEstimator):
         Parameters
         ----------
         X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
-        y : array-like of shape (n_windows,)
+            Or a :class:`~skeeg.datasets.LazyWindows` where ``_accepts_lazy``.
+        y : array-like of shape (n_windows,) or None
+            None with a LazyWindows: its ``y``.
         groups : array-like of shape (n_windows,) or None
+            None with a LazyWindows: its ``groups``.
         dtype : numpy dtype
             Dtype of the returned windows.
         min_times : int
@@ -88,13 +98,19 @@ class EEGClassifierBase(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        X3 : ndarray of shape (n_windows, n_channels, n_times)
+        X3 : ndarray of shape (n_windows, n_channels, n_times) or LazyWindows
+            A LazyWindows is returned as it is (nothing is read).
         y_enc : ndarray of int64, shape (n_windows,)
             Class indices into ``classes_``; ``-1`` for unlabelled windows.
         groups : ndarray of shape (n_windows,) or None
         side : dict of ndarray
         """
-        X, _ = validate_eeg(self, X, reset=True, dtype=dtype, min_times=min_times)
+        if self._lazy(X):
+            validate_lazy_eeg(self, X, reset=True, min_times=min_times)
+            y = fit_targets(X, y)
+            groups = X.groups if groups is None else groups
+        else:
+            X, _ = validate_eeg(self, X, reset=True, dtype=dtype, min_times=min_times)
         y_enc = self._encode_labels(y, len(X))
         groups = self._check_per_window(groups, "groups", len(X))
         side = {k: self._check_per_window(v, k, len(X)) for k, v in side.items()}
@@ -189,9 +205,24 @@ class EEGClassifierBase(ClassifierMixin, BaseEstimator):
 
     # -- predict --------------------------------------------------------------
     def _validate_predict_X(self, X, *, dtype=np.float64) -> np.ndarray:
+        """``X`` checked against ``fit``: a 3-D array, or a LazyWindows as it is."""
         check_is_fitted(self)
+        if self._lazy(X):
+            validate_lazy_eeg(self, X, reset=False)
+            return X
         X, _ = validate_eeg(self, X, reset=False, dtype=dtype)
         return X
+
+    def _lazy(self, X) -> bool:
+        """Whether ``X`` is a LazyWindows; TypeError where it is not accepted."""
+        if not is_lazy_windows(X):
+            return False
+        if not self._accepts_lazy:
+            raise TypeError(
+                f"{type(self).__name__} does not read a LazyWindows dataset "
+                "lazily; pass np.asarray(X) (loads every window into memory)."
+            )
+        return True
 
     def predict(self, X) -> np.ndarray:
         """Predicted labels, shape (n_windows,), values from ``classes_``.
@@ -211,6 +242,21 @@ class EEGClassifierBase(ClassifierMixin, BaseEstimator):
         tags.input_tags.three_d_array = True
         tags.target_tags.required = True
         return tags
+
+
+def fit_targets(X, y):
+    """The labels ``fit`` trains on: ``y``, or a LazyWindows' ``y`` when None.
+
+    Parameters
+    ----------
+    X : array-like or LazyWindows
+    y : array-like of shape (n_windows,) or None
+
+    Returns
+    -------
+    y : array-like of shape (n_windows,) or None
+    """
+    return X.y if y is None and is_lazy_windows(X) else y
 
 
 def fbeta_optimal_threshold(y_true, proba, *, beta: float = 1.0) -> float:

@@ -190,6 +190,12 @@ class _Writer:
                 "in the model-file allow-list (skeeg.model_file.ALLOWED_CLASSES)."
             )
         params = estimator.get_params(deep=False)
+        if params.get("accelerator") is not None:
+            raise ModelFileError(
+                f"{where} has an accelerator, which a model file cannot hold "
+                "(it is this process's devices, not part of the model); save "
+                "after set_params(accelerator=None): prediction does not use it."
+            )
         node = {
             "class": path,
             "params": {
@@ -345,7 +351,9 @@ def save_model(
         If ``estimator`` is not fitted.
     ModelFileError
         If something in ``estimator`` is outside the allow-list or cannot be
-        held without pickle (e.g. a ``criterion`` given as a class).
+        held without pickle (e.g. a ``criterion`` given as a class), or if
+        a deep classifier has an ``accelerator`` (save after
+        ``set_params(accelerator=None)``).
     ValueError, TypeError
         If the metadata is malformed or disagrees with the fitted shapes.
     """

@@ -43,7 +43,13 @@ from skorch.dataset import Dataset
 from torch import nn
 
 from skeeg._docs import docdict, fill_doc
-from skeeg.base import DeepClassifierBase, SkeegNet, supervised_loss
+from skeeg.base import (
+    DeepClassifierBase,
+    SkeegNet,
+    supervised_loss,
+    window_source,
+    windows_dataset,
+)
 from skeeg.eeg_base import UNLABELLED
 from skeeg.models.siamese_es import SiameseESNet
 
@@ -260,6 +266,9 @@ class SiameseESClassifier(DeepClassifierBase):
     >>> clf.fit(X, y, sleep_stage=stages).predict_sleep(X)  # doctest: +SKIP
     """
 
+    # The net reads module_.log_var.
+    _data_parallel = False
+
     def __init__(
         self,
         *,
@@ -292,6 +301,9 @@ class SiameseESClassifier(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         super().__init__(
@@ -313,6 +325,9 @@ class SiameseESClassifier(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
         self.converter = converter
@@ -327,7 +342,7 @@ class SiameseESClassifier(DeepClassifierBase):
         self.uncertainty_weighting = uncertainty_weighting
         self.sleep_stages = sleep_stages
 
-    def fit(self, X, y, sleep_stage=None, groups=None) -> SiameseESClassifier:
+    def fit(self, X, y=None, sleep_stage=None, groups=None) -> SiameseESClassifier:
         """Train on EEG windows, their IED labels and, optionally, their stage.
 
         Parameters
@@ -393,7 +408,7 @@ class SiameseESClassifier(DeepClassifierBase):
             "y": torch.from_numpy(y),
             "sleep_stage": torch.from_numpy(sleep_stage),
         }
-        return Dataset(torch.from_numpy(X), targets)
+        return windows_dataset(X, targets)
 
     def _net_class(self):
         return partial(_MultiTaskNet, lambda_sleep=float(self.lambda_sleep))
@@ -407,7 +422,7 @@ class SiameseESClassifier(DeepClassifierBase):
                 f"or lambda_sleep={self.lambda_sleep!r}. Fit with sleep_stage and "
                 "lambda_sleep > 0 to predict stages."
             )
-        X = torch.from_numpy(self._validate_predict_X(X, dtype=np.float32))
+        X = window_source(self._validate_predict_X(X, dtype=np.float32))
         module = self.net_.module_
         return self._batches(lambda x: module(x)[1], X)
 

@@ -27,7 +27,7 @@ from torch import nn
 
 from skeeg._docs import fill_doc
 from skeeg.base import DeepClassifierBase
-from skeeg.eeg_base import UNLABELLED, is_unlabelled
+from skeeg.eeg_base import UNLABELLED, fit_targets, is_unlabelled
 from skeeg.models.siamese_es import SleepStageNet
 from skeeg.siamese_es import front_kwargs
 
@@ -182,6 +182,9 @@ class SleepStager(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         # Stages are the most probable class: no decision threshold.
@@ -204,6 +207,9 @@ class SleepStager(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
         self.converter = converter
@@ -215,7 +221,7 @@ class SleepStager(DeepClassifierBase):
         self.smoothing = smoothing
         self.transition_pseudo_count = transition_pseudo_count
 
-    def fit(self, X, y, groups=None) -> SleepStager:
+    def fit(self, X, y=None, groups=None) -> SleepStager:
         """Train on epochs and their stages; estimate the stage transitions.
 
         Parameters
@@ -234,7 +240,7 @@ class SleepStager(DeepClassifierBase):
         self
         """
         self._fit(X, y, groups=groups)
-        labels = column_or_1d(y)
+        labels = column_or_1d(fit_targets(X, y))
         y_enc = np.full(len(labels), UNLABELLED, dtype=np.int64)
         labelled = ~is_unlabelled(labels)
         y_enc[labelled] = np.searchsorted(self.classes_, labels[labelled])

@@ -27,8 +27,8 @@ from torch import nn
 from torch.utils.data import Sampler
 
 from skeeg._docs import fill_doc
-from skeeg.base import DeepClassifierBase, SkeegNet, TrainingPlan
-from skeeg.eeg_base import is_unlabelled
+from skeeg.base import DeepClassifierBase, SkeegNet, TrainingPlan, window_source
+from skeeg.eeg_base import fit_targets, is_unlabelled
 from skeeg.models.base import check_positive_int
 from skeeg.models.smate import DISTANCE_PROBAS, SMATELoss, SMATENet
 from skeeg.training import make_callbacks
@@ -280,6 +280,9 @@ class SMATEClassifier(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         # SMATE's depth is fixed (three spatial blocks) and its loss is its
@@ -303,6 +306,9 @@ class SMATEClassifier(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
         self.kernel_sizes = kernel_sizes
@@ -318,7 +324,7 @@ class SMATEClassifier(DeepClassifierBase):
         self.reg_unlabelled = reg_unlabelled
         self.C = C
 
-    def fit(self, X, y, groups=None) -> SMATEClassifier:
+    def fit(self, X, y=None, groups=None) -> SMATEClassifier:
         """Train the autoencoder on all windows, then the SVM on the labelled ones.
 
         Parameters
@@ -337,10 +343,10 @@ class SMATEClassifier(DeepClassifierBase):
         self
         """
         self._fit(X, y, groups=groups)
-        labels = column_or_1d(y)
+        labels = column_or_1d(fit_targets(X, y))
         labelled = ~is_unlabelled(labels)
         X = self._validate_predict_X(X, dtype=np.float32)[labelled]
-        embedding = self._batches(self.net_.module_.embed, torch.from_numpy(X))
+        embedding = self._batches(self.net_.module_.embed, window_source(X))
         y_enc = np.searchsorted(self.classes_, labels[labelled])
         self.svm_ = self._fit_svm(embedding, y_enc)
         return self

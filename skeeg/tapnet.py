@@ -167,6 +167,8 @@ class TapNetClassifier(DeepClassifierBase):
     """
 
     _accepts_unlabelled = True
+    # The net reads module_.head, and a callback module_.embed.
+    _data_parallel = False
 
     def __init__(
         self,
@@ -196,6 +198,9 @@ class TapNetClassifier(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         super().__init__(
@@ -217,6 +222,9 @@ class TapNetClassifier(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
         self.n_groups = n_groups

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from skeeg._docs import fill_doc
-from skeeg.base import DeepClassifierBase, _is_int
+from skeeg.base import DeepClassifierBase, _is_int, window_source
 from skeeg.models.xcm import XCMNet, grad_cam
 
 
@@ -89,6 +89,9 @@ class XCMClassifier(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         super().__init__(
@@ -110,6 +113,9 @@ class XCMClassifier(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
         self.window = window
@@ -207,5 +213,6 @@ class XCMClassifier(DeepClassifierBase):
                 branch=branch,
                 normalize=normalize,
             ),
-            torch.from_numpy(X),
+            window_source(X),
+            inference=False,  # Grad-CAM differentiates the class score
         )

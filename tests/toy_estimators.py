@@ -89,6 +89,9 @@ class _ToyBase(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        precision="float32",
+        loader_params=None,
+        accelerator=None,
         verbose=0,
     ):
         super().__init__(
@@ -110,6 +113,9 @@ class _ToyBase(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            precision=precision,
+            loader_params=loader_params,
+            accelerator=accelerator,
             verbose=verbose,
         )
 

@@ -7,6 +7,7 @@ _LAZY = {
     "read_raw": "skeeg.datasets.io",
     "make_fixed_windows": "skeeg.datasets.windowing",
     "make_event_windows": "skeeg.datasets.windowing",
+    "LazyWindows": "skeeg.datasets.lazy",
     "read_hypnogram": "skeeg.datasets.hypnogram",
     "rk_to_aasm": "skeeg.datasets.hypnogram",
     "load_bonn": "skeeg.datasets.loaders",
