@@ -144,6 +144,19 @@ SIZES = {
         losses=("bce", "wbce", "sasu"),
         baselines=("features",),
     ),
+    # The same with SCClassifier's training defaults (width 16, 30 epochs,
+    # layer norm, Adam 3e-3 decayed to 1e-5): what a user who changes nothing
+    # gets, against the simple detector.
+    "eegmat_sc_defaults": Size(
+        prevalences=(0.10, 0.05, 0.02, 0.01),
+        bonn_prevalences=(),
+        losses=("bce", "sasu"),
+        baselines=("features",),
+        n_seeds=2,
+        width=16,
+        max_epochs=30,
+        norm="layer",
+    ),
     "full": Size(
         prevalences=PREVALENCES,
         eegmat_subjects=tuple(range(36)),
