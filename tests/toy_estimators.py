@@ -14,10 +14,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.nn.functional as F
-from skorch.dataset import Dataset
 from torch import nn
 
-from skeeg.base import DeepClassifierBase, SkeegNet, supervised_loss
+from skeeg.base import (
+    DeepClassifierBase,
+    SkeegNet,
+    supervised_loss,
+    window_source,
+    windows_dataset,
+)
 from skeeg.models.base import EEGModule
 
 
@@ -151,14 +156,14 @@ class ToyTwoHeadClassifier(_ToyBase):
             known = stage != -1
             codes[known] = np.searchsorted(self.stage_classes_, stage[known])
         targets = {"y": torch.from_numpy(y), "stage": torch.from_numpy(codes)}
-        return Dataset(torch.from_numpy(X), targets)
+        return windows_dataset(X, targets)
 
     def _net_class(self):
         return _TwoTaskNet
 
     def predict_stage(self, X):
         """Stage of each window, shape (n_windows,), from ``stage_classes_``."""
-        X = torch.from_numpy(self._validate_predict_X(X, dtype=np.float32))
+        X = window_source(self._validate_predict_X(X, dtype=np.float32))
         module = self.net_.module_
         logits = self._batches(lambda x: module(x)[1], X)
         return self.stage_classes_[logits.argmax(axis=1)]
