@@ -814,5 +814,6 @@ class _LazyBatches:
         return len(self.windows)
 
     def __getitem__(self, key: slice) -> torch.Tensor:
-        idx = np.arange(len(self.windows))[key]
+        # The slice's own indices: no arange over the whole dataset per batch.
+        idx = np.arange(*key.indices(len(self.windows)))
         return torch.from_numpy(self.windows.read(idx))
