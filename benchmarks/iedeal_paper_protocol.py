@@ -125,7 +125,7 @@ SIZES = {
 
 def epochs_to_cap(y_train: np.ndarray) -> int:
     """IncNeg epochs until ``e^2 n1`` reaches ``E`` (paper defaults a, b)."""
-    from skeeg.sampling import sufficient_negatives
+    from skeeg.curriculum import sufficient_negatives
 
     n_pos = int(np.sum(y_train == 1))
     cap = sufficient_negatives(int(np.sum(y_train == 0)))

@@ -16,6 +16,10 @@ settings)::
 
     python examples/accelerate_training.py --cpu
 
+Two CPU processes, data-parallel over gloo (what the suite also runs)::
+
+    torchrun --standalone --nproc_per_node 2 examples/accelerate_training.py --cpu
+
 N GPUs of one machine, forward passes in bfloat16::
 
     accelerate launch --multi_gpu --num_processes N \\

@@ -2,7 +2,8 @@
 
 The estimators and the loss strategies are importable from the top level;
 everything else lives in its submodule (``skeeg.preprocessing``,
-``skeeg.sampling``, ``skeeg.losses``, ``skeeg.datasets``, ``skeeg.metrics``).
+``skeeg.sampling``, ``skeeg.curriculum``, ``skeeg.losses``, ``skeeg.datasets``,
+``skeeg.metrics``).
 Heavy modules (torch) load lazily.
 """
 

@@ -5,7 +5,10 @@ all exercised on the CPU."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +270,63 @@ def test_accelerate_example_runs_on_one_cpu_process(accelerator):
         ["--cpu", "--n-windows", "120", "--epochs", "2", "--width", "4"]
     )
     assert 0.0 <= auprc <= 1.0
+
+
+# -- several processes ----------------------------------------------------------
+#: One rank of a data-parallel fit: what it trained on and what it ended with.
+DATA_PARALLEL_RANK = """
+import sys
+import numpy as np, torch
+from accelerate import Accelerator
+from skeeg import SCClassifier
+
+accelerator = Accelerator(cpu=True)
+rng = np.random.default_rng(0)
+X = rng.normal(size=(96, 3, 64)).astype(np.float32)
+y = np.arange(96) % 2
+X[y == 1, :, 30:34] += 3.0
+clf = SCClassifier(
+    width=4, n_blocks=2, loss="bce", max_epochs=3, batch_size=16,
+    validation_fraction=0.25, accelerator=accelerator, random_state=0,
+).fit(X, y)
+torch.save(
+    {
+        "n_processes": accelerator.num_processes,
+        "state": clf.net_.module_.state_dict(),
+        "train_windows": [
+            sum(batch.get("train_batch_size", 0) for batch in epoch["batches"])
+            for epoch in clf.net_.history
+        ],
+        "proba": clf.predict_proba(X),
+    },
+    f"{sys.argv[1]}/rank{accelerator.process_index}.pt",
+)
+"""
+
+
+@pytest.mark.slow
+def test_data_parallel_training_on_two_cpu_processes(tmp_path):
+    """torchrun starts two processes (gloo): each trains on its shard of every
+    epoch, DistributedDataParallel averages the gradients, and both end with
+    the same weights and the same predictions."""
+    pytest.importorskip("accelerate")
+    script = tmp_path / "rank.py"
+    script.write_text(DATA_PARALLEL_RANK)
+    done = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+        + ["--nproc_per_node", "2", str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = [torch.load(tmp_path / f"rank{i}.pt", weights_only=False) for i in (0, 1)]
+    assert [rank["n_processes"] for rank in ranks] == [2, 2]
+    # 72 training windows (a quarter of 96 held out): each process trains on
+    # about half of them, batches padded to equal counts across processes.
+    for rank in ranks:
+        assert all(36 <= n < 72 for n in rank["train_windows"]), rank["train_windows"]
+    for key, weights in ranks[0]["state"].items():
+        torch.testing.assert_close(weights, ranks[1]["state"][key], rtol=0, atol=0)
+    np.testing.assert_array_equal(ranks[0]["proba"], ranks[1]["proba"])

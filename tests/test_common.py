@@ -446,7 +446,8 @@ def test_validation_split_is_group_aware(bumps):
     X = X.copy()
     X[:, 0, 0] = np.arange(len(X))  # tag each window with its index
     clf = SCClassifier(**{**FAST, "validation_fraction": 0.25}).fit(X, y, groups=groups)
-    valid_idx = clf.net_.train_split.keywords["valid_ds"].X[:, 0, 0].numpy().astype(int)
+    valid_ds = clf.net_.train_split.keywords["valid_ds"]
+    valid_idx = np.asarray(valid_ds.X[:, 0, 0]).astype(int)
     valid_groups = set(groups[valid_idx])
     assert 0 < len(valid_groups) < len(set(groups))
     # Every window of a validation group is in validation, none in training.

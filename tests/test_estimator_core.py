@@ -38,6 +38,22 @@ def test_torch_free_base_imports_without_torch():
     assert out.stdout.strip() == "[]"
 
 
+def test_deep_estimators_train_without_imbalanced_learn():
+    """imbalanced-learn (0.35 s of import, with sklearn's test utilities) is
+    for the 3-D samplers only; fitting a deep estimator does not load it."""
+    code = (
+        "import sys, numpy as np; from skeeg import SCClassifier; "
+        "X = np.random.default_rng(0).normal(size=(16, 2, 32)); "
+        "SCClassifier(width=4, max_epochs=1, validation_fraction=None)"
+        ".fit(X, np.arange(16) % 2); "
+        "print('imblearn' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
 class _MeanAmplitudeClassifier(EEGClassifierBase):
     """A classical estimator on the torch-free base: logistic on mean |x|."""
 
@@ -105,7 +121,7 @@ def test_threshold_auto_is_tuned_on_the_validation_split():
     # Same training (the seed fixes it): only the cut differs.
     np.testing.assert_allclose(fixed.predict_proba(X), auto.predict_proba(X))
     valid = auto.net_.train_split.keywords["valid_ds"]
-    proba_valid = auto.predict_proba(valid.X.numpy())[:, 1]
+    proba_valid = auto.predict_proba(valid.X)[:, 1]
     expected = fbeta_optimal_threshold(valid.y.numpy(), proba_valid)
     assert auto.threshold_ == pytest.approx(expected)
     # predict and decision_function agree with the tuned threshold.

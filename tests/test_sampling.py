@@ -17,14 +17,13 @@ from sklearn.preprocessing import FunctionTransformer
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from skeeg.sampling import (
+from skeeg.curriculum import (
     EpochCurriculum,
     NegativeSampler,
-    RandomWindowOverSampler,
-    RandomWindowUnderSampler,
     incneg_count,
     sufficient_negatives,
 )
+from skeeg.sampling import RandomWindowOverSampler, RandomWindowUnderSampler
 
 
 def _imbalanced_windows(n_pos=12, n_neg=48, n_channels=3, n_times=16, seed=0):

@@ -8,6 +8,7 @@ import torch
 from sklearn.metrics import f1_score, roc_auc_score
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 
+from skeeg.curriculum import EpochCurriculum, sufficient_negatives
 from skeeg.losses import (
     BCELoss,
     FocalLoss,
@@ -16,7 +17,6 @@ from skeeg.losses import (
     WeightedBCELoss,
     sigmoid_proba,
 )
-from skeeg.sampling import EpochCurriculum, sufficient_negatives
 
 N_SAMPLES = 400
 PREVALENCE = 0.1

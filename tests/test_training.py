@@ -7,6 +7,7 @@ import pytest
 import torch
 from imblearn.pipeline import Pipeline as ImbPipeline
 from sklearn.model_selection import GridSearchCV, GroupKFold
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from skeeg import (
     BCE,
@@ -18,8 +19,9 @@ from skeeg import (
     SCClassifier,
     WeightedBCE,
 )
+from skeeg.curriculum import sufficient_negatives
 from skeeg.losses import BCELoss, FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
-from skeeg.sampling import RandomWindowOverSampler, sufficient_negatives
+from skeeg.sampling import RandomWindowOverSampler
 from skeeg.strategies import LOSS_SHORTCUTS
 from skeeg.training import SelectBestEpoch, make_callbacks
 from tests.conftest import bump_dataset
@@ -332,3 +334,100 @@ def test_warns_when_incneg_never_reaches_its_cap():
     clf = SCClassifier(loss="sasu", **{**QUICK, "max_epochs": 1})
     with pytest.warns(UserWarning, match="reach their cap only at epoch"):
         clf.set_params(validation_fraction=0.25).fit(X, y, groups=groups)
+
+
+def _total_grad_norm(params) -> float:
+    grads = [p.grad.detach().flatten() for p in params if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.cat(grads)))
+
+
+@pytest.mark.parametrize("grad_clip", [None, 1e-3])
+def test_grad_clip_bounds_the_norm_at_every_step(grad_clip, bumps):
+    X, y, _ = bumps
+    norms = []
+
+    def record(optimizer, args, kwargs):
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        # After the step: skorch's optimizer.step(closure) computes (and
+        # clips) the gradients inside the call.
+        norms.append(_total_grad_norm(params))
+
+    handle = register_optimizer_step_post_hook(record)
+    try:
+        SCClassifier(loss="bce", grad_clip=grad_clip, **QUICK).fit(X, y)
+    finally:
+        handle.remove()
+    assert len(norms) == 4 * 5  # 4 epochs of 80 windows in batches of 16
+    if grad_clip is None:
+        assert min(norms) > 1e-2  # the bound below would fail unclipped
+    else:
+        assert max(norms) <= grad_clip * (1 + 1e-4)
+
+
+def test_every_submodule_trains_in_training_steps_only(bumps):
+    """skeeg sets the module's mode only when it changes (skorch sets it at
+    every step); every submodule still sees train mode in the training steps
+    and eval mode in validation and prediction."""
+    X, y, _ = bumps
+    seen = []
+
+    def record(module, args):
+        seen.append((module.training, torch.is_grad_enabled()))
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(record)
+    try:
+        clf = SCClassifier(loss="bce", **{**QUICK, "validation_fraction": 0.25})
+        clf.fit(X, y).predict(X)
+    finally:
+        handle.remove()
+    modes = np.array(seen)
+    assert modes[:, 1].any() and not modes[:, 1].all()
+    np.testing.assert_array_equal(modes[:, 0], modes[:, 1])
+
+
+def test_mode_is_set_per_change_not_per_step(bumps, monkeypatch):
+    X, y, _ = bumps
+    calls = []
+    train = torch.nn.Module.train
+
+    def counted(module, mode=True):
+        calls.append(mode)
+        return train(module, mode)
+
+    monkeypatch.setattr(torch.nn.Module, "train", counted)
+    clf = SCClassifier(loss="bce", **QUICK).fit(X, y)
+    n_steps = sum(len(epoch["batches"]) for epoch in clf.net_.history)
+    n_modules = len(list(clf.net_.module_.modules()))
+    # train() recurses into every submodule: one switch costs n_modules calls.
+    assert n_steps == 20
+    assert len(calls) <= 2 * n_modules
+
+
+def test_training_batches_are_taken_whole(bumps, monkeypatch):
+    """A training batch is one indexing of the windows, not one per window,
+    and gives what torch's default collation of the rows gives."""
+    from torch.utils.data import DataLoader
+
+    from skeeg.base import _WindowsDataset, collate_windows, windows_dataset
+
+    X, y, _ = bumps
+    X = X.astype(np.float32)
+    targets = {"y": torch.from_numpy(y), "stage": torch.arange(len(y))}
+    ds = windows_dataset(X, targets)
+    order = np.random.default_rng(0).permutation(len(y)).tolist()
+    whole, rows = (
+        list(DataLoader(ds, batch_size=16, sampler=order, collate_fn=fn))
+        for fn in (collate_windows, None)
+    )
+    assert len(whole) == len(rows) == 5
+    for (Xw, yw), (Xr, yr) in zip(whole, rows, strict=True):
+        torch.testing.assert_close(Xw, Xr, rtol=0, atol=0)
+        assert yw.keys() == yr.keys()
+        for key in yw:
+            torch.testing.assert_close(yw[key], yr[key], rtol=0, atol=0)
+
+    def refuse(self, i):
+        raise AssertionError("a training window was taken one at a time")
+
+    monkeypatch.setattr(_WindowsDataset, "__getitem__", refuse)
+    SCClassifier(loss="bce", **{**QUICK, "validation_fraction": 0.25}).fit(X, y)
