@@ -453,7 +453,12 @@ class LazyWindows:
             block = self._open(r).get_data(
                 picks=self._pick_idx[r], start=first, stop=last + n_times
             )
-            windows = _take_windows(block, start[run] - first, n_times)
+            # A run of one window is its block (most runs of a shuffled batch).
+            windows = (
+                block[None]
+                if len(run) == 1
+                else _take_windows(block, start[run] - first, n_times)
+            )
             bad = ~np.isfinite(windows).all(axis=(1, 2))
             if bad.any():
                 k = run[np.argmax(bad)]
