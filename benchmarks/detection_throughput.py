@@ -52,6 +52,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model, gpu_name  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SFREQ = 512.0
 CH_NAMES = ("Fp1-F7", "F7-T3", "T3-T5", "T5-O1", "Fp2-F8")
@@ -455,12 +458,12 @@ def metadata(args, argv: list[str]) -> dict:
             "scipy": scipy.__version__,
             "numpy": np.__version__,
         },
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "os_cpu_count": os.cpu_count(),
         "load_average_at_start": os.getloadavg(),
         "threads": args.threads,
         "device": args.device,
-        "gpu": _gpu_name(args.device),
+        "gpu": gpu_name(args.device),
         "seed": args.seed,
         "repeats": args.repeats,
         "recording": {
@@ -480,24 +483,6 @@ def metadata(args, argv: list[str]) -> dict:
             "epochs": args.epochs,
         },
     }
-
-
-def _gpu_name(device: str) -> str | None:
-    import torch
-
-    if not device.startswith("cuda"):
-        return None
-    return torch.cuda.get_device_name(torch.device(device))
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def table(rows: list[dict]) -> str:

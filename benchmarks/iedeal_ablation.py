@@ -36,6 +36,9 @@ from pathlib import Path
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model  # noqa: E402
+
 from skeeg.metrics import scores_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -517,22 +520,12 @@ def metadata(args, size: Size, seeds: list[int], argv: list[str]) -> dict:
             "numpy": np.__version__,
         },
         "cpu": platform.processor() or platform.machine(),
-        "cpu_model": _cpu_model(),
+        "cpu_model": cpu_model(),
         "gpu": gpu,
         "torch_threads_per_worker": args.threads or torch.get_num_threads(),
         "jobs": args.jobs,
         "os_cpu_count": os.cpu_count(),
     }
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -461,7 +461,7 @@ def main(argv: list[str] | None = None) -> dict:
         "lr_grid": LR_GRID,
         "seeds": seeds,
         "device": args.device,
-        "cpu_model": ablation._cpu_model(),
+        "cpu_model": ablation.cpu_model(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch": torch.__version__,
         "threads": args.threads or torch.get_num_threads(),

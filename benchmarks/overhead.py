@@ -55,6 +55,9 @@ from statistics import median
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTENDERS = ("raw", "skeeg", "braindecode")
 N_CLASSES = 3
@@ -437,17 +440,6 @@ def _thread_env(threads: int) -> dict:
         v: str(threads)
         for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
     }
-
-
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (``platform`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
 
 
 def metadata(script: str, argv: list[str], args, settings: dict) -> dict:

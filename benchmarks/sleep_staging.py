@@ -316,7 +316,7 @@ def metadata(args, size: Size, seeds: list[int], argv: list[str]) -> dict:
         "seeds": seeds,
         "device": args.device,
         "versions": {**_versions(), "skorch": skorch.__version__, "yasa": yasa_version},
-        "cpu_model": ablation._cpu_model(),
+        "cpu_model": ablation.cpu_model(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "torch_threads": torch.get_num_threads(),
     }

@@ -38,7 +38,6 @@ import argparse
 import json
 import logging
 import os
-import platform
 import shlex
 import sys
 import time
@@ -54,6 +53,9 @@ from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.metaestimators import available_if
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model, gpu_name  # noqa: E402
 
 from skeeg import (
     HMMClassifier,
@@ -539,15 +541,6 @@ def metadata(args, size: Size, argv: list[str]) -> dict:
 
     from skeeg.model_file import _versions
 
-    cpu = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        models = [
-            line.split(":", 1)[1].strip()
-            for line in cpuinfo.read_text().splitlines()
-            if line.startswith("model name")
-        ]
-        cpu = models[0] if models else cpu
     return {
         "command": " ".join(shlex.quote(a) for a in ["python", *argv]),
         "size": args.size,
@@ -561,8 +554,8 @@ def metadata(args, size: Size, argv: list[str]) -> dict:
             "skorch": skorch.__version__,
             "hmmlearn": hmmlearn.__version__,
         },
-        "cpu_model": cpu,
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cpu_model": cpu_model(),
+        "gpu": gpu_name(args.device),
         "torch_threads": torch.get_num_threads(),
         "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
         "os_cpu_count": os.cpu_count(),
