@@ -247,7 +247,8 @@ def peak_rss_mb() -> float:
 
 def _timed_detection(model, args, window_s: float) -> dict:
     """One ``detect_events`` run over the EDF: times, events, event F1."""
-    from skeeg.detection import detect_events, event_scores
+    from skeeg.detection import detect_events
+    from skeeg.evaluation.event_metrics import event_scores
 
     wall, cpu = time.perf_counter(), time.process_time()
     events = detect_events(
@@ -486,7 +487,7 @@ def metadata(args, argv: list[str]) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    from skeeg.metrics import scores_table
+    from skeeg.evaluation.metrics import scores_table
 
     columns = [
         "recording_h",

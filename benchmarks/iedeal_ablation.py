@@ -39,7 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import cpu_model  # noqa: E402
 
-from skeeg.metrics import scores_table
+from skeeg.evaluation.metrics import scores_table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -622,8 +622,8 @@ def evaluate(
     import torch
     from sklearn.metrics import f1_score
 
-    from skeeg.evaluation import grouped_oof_predictions
-    from skeeg.metrics import window_scores
+    from skeeg.evaluation.metrics import window_scores
+    from skeeg.evaluation.out_of_fold import grouped_oof_predictions
 
     if threads:
         torch.set_num_threads(threads)

@@ -125,7 +125,7 @@ SIZES = {
 
 def epochs_to_cap(y_train: np.ndarray) -> int:
     """IncNeg epochs until ``e^2 n1`` reaches ``E`` (paper defaults a, b)."""
-    from skeeg.curriculum import sufficient_negatives
+    from skeeg.training.curriculum import sufficient_negatives
 
     n_pos = int(np.sum(y_train == 1))
     cap = sufficient_negatives(int(np.sum(y_train == 0)))
@@ -171,7 +171,7 @@ def fit_and_score(
     import torch
     from sklearn.metrics import f1_score
 
-    from skeeg.metrics import window_scores
+    from skeeg.evaluation.metrics import window_scores
 
     if threads:
         torch.set_num_threads(threads)
@@ -353,7 +353,7 @@ def paired_summary(rows: list[dict], names, metric: str) -> list[dict]:
 
 def tables(rows: list[dict]) -> str:
     """Table 3, the step-matched control and Table 4 per setting and metric."""
-    from skeeg.metrics import scores_table
+    from skeeg.evaluation.metrics import scores_table
 
     parts = []
     settings = sorted({(r["dataset"], r["task"], r["prevalence"]) for r in rows})

@@ -8,7 +8,7 @@ contenders that do the same work:
 - **raw**: a minimal PyTorch loop: ``DataLoader`` over tensors (shuffled),
   Adam, cross-entropy, ``clip_grad_norm_`` and a per-epoch linear
   learning-rate decay (``LinearLR``), as skeeg's default recipe
-  (``skeeg.training``); inference in ``eval`` mode under ``no_grad``, batch
+  (``skeeg.training.recipe``); inference in ``eval`` mode under ``no_grad``, batch
   by batch, softmax to numpy;
 - **skeeg**: the estimator's ``fit`` (``validation_fraction=None``) and
   ``predict_proba``, from numpy in to numpy out;
@@ -95,7 +95,7 @@ SIZES = {
     },
 }
 #: The estimators measured: their net trains on the plain supervised loss of
-#: ``skeeg.base.SkeegNet``, so a raw loop can do the same work. Those with
+#: ``skeeg.training.net.SkeegNet``, so a raw loop can do the same work. Those with
 #: their own loss and dataset (SMATE, TapNet, Siamese-ES) are left out: a raw
 #: loop would have to re-implement skeeg's loss, and measure that instead.
 MODELS = {
@@ -499,7 +499,7 @@ def pin_threads(threads: int) -> None:
 
 
 def table(rows: list[dict], imports: dict, breakdown: list[dict]) -> str:
-    from skeeg.metrics import scores_table
+    from skeeg.evaluation.metrics import scores_table
 
     columns = [
         "model",

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skeeg.metrics import (
+from skeeg.evaluation.metrics import (
     false_positives_per_stage,
     scores_table,
     sleep_scores,

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from skeeg.metrics import scores_table, sleep_scores
+from skeeg.evaluation.metrics import scores_table, sleep_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import iedeal_ablation as ablation  # noqa: E402

@@ -5,8 +5,8 @@ the shared data folder) carry expert spindle scorings: expert 1 on all eight
 excerpts, expert 2 on excerpts 1-6. A window classifier is trained
 leave-one-excerpt-out, slid over the whole held-out excerpt with
 :func:`skeeg.detection.detect_events`, and its events are matched to each
-expert's (:func:`skeeg.detection.event_scores`) next to the agreement of the
-two experts on the same excerpts.
+expert's (:func:`skeeg.evaluation.event_scores`) next to the agreement
+of the two experts on the same excerpts.
 
 Detectors (same windows, labels, folds and threshold rule):
 
@@ -53,7 +53,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from skeeg._validation import validate_eeg
-from skeeg.metrics import scores_table
+from skeeg.evaluation.metrics import scores_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import iedeal_ablation as ablation  # noqa: E402
@@ -403,7 +403,7 @@ def scored_events(model, excerpt: Excerpt, size: Size, threshold: float):
 
 def score_events(detected, reference) -> dict:
     """Event scores of ``detected`` against ``reference`` under every rule."""
-    from skeeg.detection import event_scores
+    from skeeg.evaluation.event_metrics import event_scores
 
     out = {}
     for rule, kwargs in MATCHING.items():

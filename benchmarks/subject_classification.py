@@ -7,7 +7,7 @@ public data; two real eegmat tasks stand in for it:
 - ``rest_vs_task`` (the headline): rest vs mental arithmetic, a window-level
   state label, cross-validated with ``GroupKFold`` by subject; the
   labelled-fraction sweep masks the training labels by whole subject
-  (:func:`skeeg.mask_labels`).
+  (:func:`skeeg.evaluation.mask_labels`).
 - ``counters``: good (26) vs bad (10) counters, a true subject-level label,
   with rest/task as the per-condition axis in place of the sleep stage;
   ``StratifiedGroupKFold`` by subject (so that every test fold holds bad
@@ -62,13 +62,13 @@ from skeeg import (
     SMATEClassifier,
     TapNetClassifier,
     XCMClassifier,
-    mask_labels,
 )
 from skeeg.datasets import load_eegmat
-from skeeg.eeg_base import is_unlabelled
+from skeeg.estimators.eeg_classifier import is_unlabelled
+from skeeg.evaluation import mask_labels
+from skeeg.evaluation.protocol import anova_summary, evaluate_per_condition
 from skeeg.features import DEFAULT_BANDS, BandPowers
 from skeeg.preprocessing import BandpassFilter, Resampler
-from skeeg.protocol import anova_summary, evaluate_per_condition
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The seed's 4 PSG EEG channels (F4, C4, O2 and C3 against the mastoids)

@@ -332,7 +332,7 @@ def measure_width(width: int, X, y, settings: dict, args) -> tuple[list, dict]:
 
 
 def table(rows: list[dict], peaks: list[dict]) -> str:
-    from skeeg.metrics import scores_table
+    from skeeg.evaluation.metrics import scores_table
 
     columns = [
         "width",

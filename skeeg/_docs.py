@@ -22,7 +22,7 @@ n_channels_in_ : int
     Channels seen in ``fit``.
 n_times_in_ : int
     Time samples per window seen in ``fit``.""",
-    # The training parameters of every deep classifier (skeeg.base).
+    # The training parameters of every deep classifier.
     "deep_training_params": """max_epochs : int, default=30
     Training epochs (after a loss strategy's warm-up, if any).
 batch_size : int, default=64
@@ -31,7 +31,7 @@ lr : float, default=3e-3
     Learning rate.
 optimizer : {"sgd", "adam", "adamw"} or torch.optim.Optimizer class, default="adam"
     "sgd" adds momentum 0.9 and weight decay 1e-4
-    (:data:`skeeg.training.OPTIMIZERS`). The defaults (Adam at 3e-3, batch 64,
+    (:data:`skeeg.training.recipe.OPTIMIZERS`). The defaults (Adam at 3e-3, batch 64,
     30 epochs) train to a useful model on a few hundred to a few thousand
     windows; the old ones (SGD at 0.01, batch 256, a validation fifth) left SC
     at F1 0 and AUROC 0.56 on the README demo's data (docs/estimators.md).
@@ -53,7 +53,7 @@ criterion_params : dict or None, default=None
 threshold : float in (0, 1) or "auto", default=0.5
     Two classes: predict ``classes_[1]`` where its probability is above the
     threshold. "auto" picks the threshold that maximises the loss strategy's
-    F-beta (:attr:`skeeg.strategies.LossStrategy.target_beta`) on the
+    F-beta (:attr:`skeeg.training.strategies.LossStrategy.target_beta`) on the
     internal validation split after training. Fitted value: ``threshold_``.
 validation_fraction : float or None, default=None
     Share of the labelled training windows held out to pick the epoch with

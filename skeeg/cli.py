@@ -160,7 +160,6 @@ def _build_model(args: argparse.Namespace, sfreq: float):
             f"the band-pass needs --l-freq < --h-freq < sfreq/2 = {sfreq / 2:g} Hz; "
             f"got --l-freq {args.l_freq:g}, --h-freq {args.h_freq:g}"
         )
-    from skeeg import classifiers
     from skeeg.preprocessing import BandpassFilter, Scaler
 
     settings = {
@@ -172,7 +171,7 @@ def _build_model(args: argparse.Namespace, sfreq: float):
         "optimizer": args.optimizer,
         "device": args.device,
     }
-    clf = getattr(classifiers, _DEEP[args.model])(
+    clf = getattr(skeeg, _DEEP[args.model])(
         **{k: v for k, v in settings.items() if v is not None},
         random_state=args.seed,
         verbose=0 if args.quiet else 1,
@@ -189,8 +188,8 @@ def _build_model(args: argparse.Namespace, sfreq: float):
 def _cross_validate(args, pipe, data, fit_params: dict) -> dict:
     import numpy as np
 
-    from skeeg.evaluation import grouped_oof_predictions
-    from skeeg.metrics import scores_table, window_scores
+    from skeeg.evaluation.metrics import scores_table, window_scores
+    from skeeg.evaluation.out_of_fold import grouped_oof_predictions
 
     X, y, groups = data["X"], data["y"], data["groups"]
     if groups is None:
@@ -382,8 +381,9 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from skeeg.detection import event_scores, read_events
-    from skeeg.metrics import scores_table
+    from skeeg.detection import read_events
+    from skeeg.evaluation.event_metrics import event_scores
+    from skeeg.evaluation.metrics import scores_table
 
     reference = read_events(args.events)
     events, raw = _detect_in(args, args.data)

@@ -51,7 +51,7 @@ def run_ied_demo(
     -------
     rows : list of dict
         One per model: ``"model"``, the out-of-fold
-        :func:`skeeg.metrics.window_scores` and ``"fit_s"`` (seconds of fit
+        :func:`skeeg.evaluation.metrics.window_scores` and ``"fit_s"`` (seconds of fit
         over the folds).
     """
     # A Figure without pyplot: headless, and the caller's backend is left alone.
@@ -61,11 +61,11 @@ def run_ied_demo(
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from skeeg.classifiers import SCClassifier
     from skeeg.datasets import make_ied_dataset
-    from skeeg.evaluation import grouped_oof_proba
+    from skeeg.estimators.sc_classifier import SCClassifier
+    from skeeg.evaluation.metrics import scores_table, window_scores
+    from skeeg.evaluation.out_of_fold import grouped_oof_proba
     from skeeg.features import SpikeFeatures
-    from skeeg.metrics import scores_table, window_scores
     from skeeg.preprocessing import BandpassFilter, Resampler, Scaler
 
     out = Path(out)

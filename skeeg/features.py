@@ -11,7 +11,7 @@ subject-classification benchmark.
 
 :class:`FrameFeatures` cuts each window into frames and describes every frame
 by its moments and Hjorth parameters: a sequence per window, the emissions of
-:class:`skeeg.hmm.HMMClassifier`.
+:class:`skeeg.estimators.hmm_classifier.HMMClassifier`.
 """
 
 from __future__ import annotations

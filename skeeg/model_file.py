@@ -10,16 +10,28 @@ A skeeg model file (``.skeeg``) is a zip archive (:mod:`zipfile`) holding
   ``get_params(deep=False)`` as JSON and its fitted state;
 - ``arrays/<i>.npy``: the numpy arrays of that state, read back with
   ``np.load(allow_pickle=False)``;
-- ``weights/<i>.pt``: the weights of each deep classifier's network,
-  ``torch.save`` of its ``state_dict``, read back with
+- ``weights/<i>.pt``: network weights (a ``state_dict``), read back with
   ``torch.load(weights_only=True, map_location="cpu")``.
 
 Loading unpickles nothing: JSON, ``.npy`` arrays without object dtype, and
-tensors through torch's weights-only unpickler. Estimator classes come from an
-allow-list (:data:`ALLOWED_CLASSES`); each entry says how the class's fitted
-state is captured and restored. A file that is not a zip, lacks an entry,
-fails its CRC check, has bad JSON, names a class outside the allow-list or
-holds anything else is refused with a :class:`ModelFileError` saying which.
+tensors through torch's weights-only unpickler. The classes a file may name
+are those of :mod:`skeeg.registry` (:data:`ALLOWED_CLASSES`), and the
+registry says how each is rebuilt:
+
+- ``"params"``: built from its parameters; its fitted state is what its
+  ``__skeeg_state__()`` returns and ``__skeeg_restore__(state, device=...)``
+  takes back (each estimator owns that: a deep classifier adds its
+  network's weights, the HMM classifier its hmmlearn models as arrays), or,
+  without those methods, its public fitted attributes (names ending in
+  ``_``; :func:`fitted_state`, :func:`restore_fitted_state`);
+- ``"dict"``: a scikit-learn class whose fitted state lives in private
+  attributes (libsvm's SVC, the calibrator), rebuilt from its whole
+  ``__dict__`` through ``__setstate__`` without calling ``__init__``, as
+  skops does for trusted types.
+
+A file that is not a zip, lacks an entry, fails its CRC check, has bad JSON,
+names a class outside the allow-list or holds anything else is refused with a
+:class:`ModelFileError` saying which.
 """
 
 from __future__ import annotations
@@ -30,23 +42,28 @@ import math
 import os
 import platform
 import re
+import sys
 import tempfile
 import warnings
 import zipfile
 import zlib
-from importlib import import_module
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
+
+from skeeg import registry
 
 __all__ = [
     "ALLOWED_CLASSES",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "ModelFileError",
+    "fitted_state",
     "load_model",
     "read_model_metadata",
+    "restore_fitted_state",
     "save_model",
 ]
 
@@ -56,40 +73,11 @@ FORMAT_NAME = "skeeg-model"
 FORMAT_VERSION = 1
 _MANIFEST = "manifest.json"
 
-#: The classes a model file may hold, by public path, with how their fitted
-#: state is kept: "arrays" — the public fitted attributes (names ending in
-#: ``_``) as JSON values and ``.npy`` arrays; "deep" — those, minus the skorch
-#: net ``net_``, plus the network's ``state_dict``.
+#: The classes a model file may hold, by path, with how each is rebuilt
+#: ("params" or "dict", see the module docstring): every class of
+#: :mod:`skeeg.registry` but the bases.
 ALLOWED_CLASSES: dict[str, str] = {
-    "sklearn.pipeline.Pipeline": "arrays",
-    "sklearn.preprocessing.StandardScaler": "arrays",
-    "sklearn.preprocessing.RobustScaler": "arrays",
-    "sklearn.preprocessing.MinMaxScaler": "arrays",
-    "sklearn.decomposition.PCA": "arrays",
-    "sklearn.linear_model.LogisticRegression": "arrays",
-    "sklearn.discriminant_analysis.LinearDiscriminantAnalysis": "arrays",
-    "skeeg.classifiers.SCClassifier": "deep",
-    "skeeg.classifiers.ResNet1DClassifier": "deep",
-    "skeeg.classifiers.InceptionTimeClassifier": "deep",
-    "skeeg.tapnet.TapNetClassifier": "deep",
-    "skeeg.xcm.XCMClassifier": "deep",
-    "skeeg.preprocessing.BandpassFilter": "arrays",
-    "skeeg.preprocessing.NotchFilter": "arrays",
-    "skeeg.preprocessing.Resampler": "arrays",
-    "skeeg.preprocessing.BipolarMontage": "arrays",
-    "skeeg.preprocessing.ChannelSelector": "arrays",
-    "skeeg.preprocessing.WindowStandardizer": "arrays",
-    "skeeg.preprocessing.Scaler": "arrays",
-    "skeeg.features.SpikeFeatures": "arrays",
-    # Loss strategies and negative schedules: parameter objects, no state.
-    "skeeg.strategies.BCE": "arrays",
-    "skeeg.strategies.WeightedBCE": "arrays",
-    "skeeg.strategies.Focal": "arrays",
-    "skeeg.strategies.SaSu": "arrays",
-    "skeeg.strategies.AllNegatives": "arrays",
-    "skeeg.strategies.BalancedNegatives": "arrays",
-    "skeeg.strategies.SufficientNegatives": "arrays",
-    "skeeg.strategies.IncNeg": "arrays",
+    e.path: e.rebuild for e in registry.ENTRIES if e.kind != "base"
 }
 
 # Entry names the manifest may refer to, and fitted attribute names it may
@@ -97,7 +85,18 @@ ALLOWED_CLASSES: dict[str, str] = {
 _ARRAY_ENTRY = re.compile(r"arrays/\d+\.npy")
 _WEIGHTS_ENTRY = re.compile(r"weights/\d+\.pt")
 _FITTED_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*_")
-_TAGS = ("__tuple__", "__dict__", "__float__", "__ndarray__", "__estimator__")
+# Attribute names of a "dict" rebuild: identifiers, no dunders.
+_ATTRIBUTE_NAME = re.compile(r"(?!__)[A-Za-z_][A-Za-z0-9_]*")
+_TAGS = (
+    "__tuple__",
+    "__dict__",
+    "__float__",
+    "__ndarray__",
+    "__objects__",
+    "__weights__",
+    "__estimator__",
+)
+_SCALARS = (type(None), bool, str, int, float)
 
 
 class ModelFileError(ValueError):
@@ -108,8 +107,10 @@ class ModelFileError(ValueError):
 def _class_path(cls: type) -> str | None:
     """The allow-list key of exactly ``cls`` (subclasses are not allowed)."""
     for path in ALLOWED_CLASSES:
-        module, _, name = path.rpartition(".")
-        if cls.__name__ == name and getattr(import_module(module), name) is cls:
+        # Compare names first: only a candidate's module is imported.
+        if path.rpartition(".")[2] == cls.__name__ and (
+            registry.by_path(path).cls is cls
+        ):
             return path
     return None
 
@@ -120,8 +121,66 @@ def _allowed_class(path, where: str) -> type:
             f"{where} names class {path!r}, which is not in the model-file "
             "allow-list (skeeg.model_file.ALLOWED_CLASSES); refusing to load it."
         )
-    module, _, name = path.rpartition(".")
-    return getattr(import_module(module), name)
+    return registry.by_path(path).cls
+
+
+# -- the default fitted state -------------------------------------------------
+def fitted_state(estimator) -> dict:
+    """The public fitted attributes of ``estimator``: what a model file keeps
+    of an estimator without ``__skeeg_state__``.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Fitted.
+
+    Returns
+    -------
+    state : dict
+        Its attributes whose names end in ``_`` (and do not start with one),
+        minus its parameters.
+    """
+    params = estimator.get_params(deep=False)
+    return {
+        k: v
+        for k, v in vars(estimator).items()
+        if _FITTED_NAME.fullmatch(k) and k not in params
+    }
+
+
+def restore_fitted_state(estimator, state: dict) -> None:
+    """Set the attributes :func:`fitted_state` gave, refusing any other name.
+
+    Parameters
+    ----------
+    estimator : BaseEstimator
+        Built from its parameters.
+    state : dict
+        Attribute names (public, ending in ``_``, not a parameter) and values.
+
+    Raises
+    ------
+    ModelFileError
+        If a name is not a public fitted attribute name.
+    """
+    params = estimator.get_params(deep=False)
+    for name, value in state.items():
+        if not _FITTED_NAME.fullmatch(name) or name in params:
+            raise ModelFileError(f"invalid fitted attribute name {name!r}.")
+        setattr(estimator, name, value)
+
+
+def _is_weights(value) -> bool:
+    """Whether ``value`` is a non-empty mapping of names to torch tensors (a
+    ``state_dict``); torch is not imported to find out."""
+    torch = sys.modules.get("torch")
+    return (
+        torch is not None
+        and isinstance(value, Mapping)
+        and len(value) > 0
+        and all(isinstance(v, torch.Tensor) for v in value.values())
+        and all(isinstance(k, str) for k in value)
+    )
 
 
 # -- writing --------------------------------------------------------------------
@@ -131,21 +190,42 @@ class _Writer:
     def __init__(self) -> None:
         self.entries: dict[str, bytes] = {}
 
+    def _entry_name(self, folder: str, suffix: str) -> str:
+        n = sum(1 for e in self.entries if e.startswith(folder + "/"))
+        return f"{folder}/{n}{suffix}"
+
     def _add_array(self, array: np.ndarray, where: str) -> dict:
         if array.dtype == object:
-            if not all(isinstance(v, str) for v in array.flat):
+            values = array.ravel().tolist()
+            if all(isinstance(v, str) for v in values):
+                # Strings (e.g. classes_ from pandas labels) travel as
+                # unicode and come back as the object array they were.
+                return {**self._add_array(array.astype(str), where), "object": True}
+            if not all(isinstance(v, _SCALARS) for v in values):
                 raise ModelFileError(
-                    f"{where} is an object array of non-string values, which a "
-                    "model file cannot hold without pickle."
+                    f"{where} is an object array holding values other than "
+                    "str, int, float, bool and None, which a model file cannot "
+                    "hold without pickle."
                 )
-            # Strings (e.g. classes_ from pandas labels) travel as unicode and
-            # come back as the object array they were.
-            return {**self._add_array(array.astype(str), where), "object": True}
-        name = f"arrays/{sum(1 for e in self.entries if e.startswith('arrays/'))}.npy"
+            # Mixed labels (e.g. stage names and -1): JSON values, in order.
+            return {
+                "__objects__": [self.encode(v, where) for v in values],
+                "shape": list(array.shape),
+            }
+        name = self._entry_name("arrays", ".npy")
         buffer = io.BytesIO()
         np.save(buffer, array, allow_pickle=False)
         self.entries[name] = buffer.getvalue()
         return {"__ndarray__": name}
+
+    def _add_weights(self, weights: Mapping) -> dict:
+        import torch
+
+        name = self._entry_name("weights", ".pt")
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in weights.items()}, buffer)
+        self.entries[name] = buffer.getvalue()
+        return {"__weights__": name}
 
     def encode(self, value, where: str):
         """``value`` as JSON; ``where`` names it in error messages."""
@@ -165,6 +245,8 @@ class _Writer:
                     self.encode(v, f"{where}[{i}]") for i, v in enumerate(value)
                 ]
             }
+        if _is_weights(value):
+            return self._add_weights(value)
         if isinstance(value, dict):
             if not all(isinstance(k, str) for k in value):
                 raise ModelFileError(f"{where} is a dict with non-string keys.")
@@ -173,12 +255,12 @@ class _Writer:
                     k: self.encode(v, f"{where}[{k!r}]") for k, v in value.items()
                 }
             }
-        if isinstance(value, BaseEstimator):
+        if isinstance(value, BaseEstimator) or _class_path(type(value)) is not None:
             return {"__estimator__": self._estimator(value, where)}
         raise ModelFileError(
             f"{where} is {value!r} ({type(value).__name__}), which a model file "
-            "cannot hold: only JSON values, numpy arrays and estimators of the "
-            "allow-list (skeeg.model_file.ALLOWED_CLASSES)."
+            "cannot hold: only JSON values, numpy arrays, network weights and "
+            "objects of the allow-list (skeeg.model_file.ALLOWED_CLASSES)."
         )
 
     def _estimator(self, estimator, where: str) -> dict:
@@ -189,6 +271,13 @@ class _Writer:
                 f"{where} is a {cls.__module__}.{cls.__qualname__}, which is not "
                 "in the model-file allow-list (skeeg.model_file.ALLOWED_CLASSES)."
             )
+        if ALLOWED_CLASSES[path] == "dict":
+            state = (
+                estimator.__getstate__()
+                if hasattr(estimator, "__getstate__")
+                else vars(estimator)
+            )
+            return {"class": path, "dict": self.encode(dict(state), where)}
         params = estimator.get_params(deep=False)
         if params.get("accelerator") is not None:
             raise ModelFileError(
@@ -196,35 +285,18 @@ class _Writer:
                 "(it is this process's devices, not part of the model); save "
                 "after set_params(accelerator=None): prediction does not use it."
             )
-        node = {
+        state = (
+            estimator.__skeeg_state__()
+            if hasattr(estimator, "__skeeg_state__")
+            else fitted_state(estimator)
+        )
+        return {
             "class": path,
             "params": {
                 k: self.encode(v, f"{where}.{k}") for k, v in sorted(params.items())
             },
+            "state": self.encode(state, f"{where} (fitted state)"),
         }
-        state = {
-            k: v
-            for k, v in vars(estimator).items()
-            if _FITTED_NAME.fullmatch(k) and k not in params
-        }
-        if ALLOWED_CLASSES[path] == "deep":
-            state.pop("net_", None)
-            node["weights"] = self._add_weights(estimator)
-        node["state"] = {
-            k: self.encode(v, f"{where}.{k}") for k, v in sorted(state.items())
-        }
-        return node
-
-    def _add_weights(self, estimator) -> str:
-        import torch
-
-        net = estimator.net_
-        weights = {k: v.detach().cpu() for k, v in net.module_.state_dict().items()}
-        name = f"weights/{sum(1 for e in self.entries if e.startswith('weights/'))}.pt"
-        buffer = io.BytesIO()
-        torch.save(weights, buffer)
-        self.entries[name] = buffer.getvalue()
-        return name
 
 
 def _versions() -> dict:
@@ -427,6 +499,41 @@ class _Reader:
             array = array.astype(object)
         return array[()] if array.ndim == 0 else array
 
+    def _objects(self, value: dict, where: str) -> np.ndarray:
+        values, shape = value["__objects__"], value.get("shape")
+        if not isinstance(values, list) or not isinstance(shape, list):
+            raise self._error(f"{where}: malformed __objects__ value.")
+        values = [self.decode(v, where) for v in values]
+        if not all(isinstance(v, _SCALARS) for v in values):
+            raise self._error(f"{where}: an object array of non-scalar values.")
+        array = np.empty(len(values), dtype=object)
+        array[:] = values
+        try:
+            return array.reshape(shape)
+        except (TypeError, ValueError):
+            raise self._error(f"{where}: bad object array shape {shape!r}.") from None
+
+    def _weights(self, name) -> dict:
+        import pickle
+
+        import torch
+
+        data = self._entry(name, _WEIGHTS_ENTRY)
+        try:
+            weights = torch.load(
+                io.BytesIO(data), weights_only=True, map_location="cpu"
+            )
+        except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+            raise self._error(
+                f"entry {name!r} is not a weights-only torch file: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+        if not isinstance(weights, dict) or not all(
+            isinstance(v, torch.Tensor) for v in weights.values()
+        ):
+            raise self._error(f"entry {name!r} is not a state_dict.")
+        return weights
+
     def decode(self, value, where: str):
         if value is None or isinstance(value, bool | str | int | float):
             return value
@@ -435,7 +542,8 @@ class _Reader:
         if not isinstance(value, dict):
             raise self._error(f"{where}: unexpected JSON value {value!r}.")
         tags = [t for t in _TAGS if t in value]
-        if len(tags) != 1 or (tags[0] != "__ndarray__" and len(value) != 1):
+        extra = {"__ndarray__": {"object"}, "__objects__": {"shape"}}
+        if len(tags) != 1 or set(value) - {tags[0], *extra.get(tags[0], ())}:
             raise self._error(f"{where}: unexpected JSON object {value!r}.")
         tag, content = tags[0], value[tags[0]]
         if tag == "__tuple__" and isinstance(content, list):
@@ -446,15 +554,23 @@ class _Reader:
             return float(content)
         if tag == "__ndarray__":
             return self._array(value)
+        if tag == "__objects__":
+            return self._objects(value, where)
+        if tag == "__weights__":
+            return self._weights(content)
         if tag == "__estimator__" and isinstance(content, dict):
             return self.estimator(content, where)
         raise self._error(f"{where}: malformed {tag} value {content!r}.")
 
     def estimator(self, node: dict, where: str):
         cls = _allowed_class(node.get("class"), f"{self.source}: {where}")
+        if ALLOWED_CLASSES[node["class"]] == "dict":
+            return self._from_dict(cls, node, where)
         params, state = node.get("params"), node.get("state")
-        if not isinstance(params, dict) or not isinstance(state, dict):
-            raise self._error(f"{where}: 'params' and 'state' must be JSON objects.")
+        if not isinstance(params, dict) or state is None:
+            raise self._error(
+                f"{where}: 'params' must be a JSON object and 'state' present."
+            )
         params = {k: self.decode(v, f"{where}.{k}") for k, v in params.items()}
         if params.get("memory") is not None and cls.__name__ == "Pipeline":
             # A Pipeline's memory caches fitted steps as pickles on disk.
@@ -465,66 +581,40 @@ class _Reader:
             raise self._error(
                 f"{where}: bad parameters for {cls.__name__}: {exc}"
             ) from None
-        for name, value in state.items():
-            if not _FITTED_NAME.fullmatch(name) or name in params or name == "net_":
-                raise self._error(f"{where}: invalid fitted attribute name {name!r}.")
-            setattr(estimator, name, self.decode(value, f"{where}.{name}"))
-        if ALLOWED_CLASSES[node["class"]] == "deep":
-            if "weights" not in node:
-                raise self._error(f"{where}: a deep classifier without weights.")
-            self._restore_net(estimator, node["weights"], where)
+        state = self.decode(state, f"{where} (fitted state)")
+        if not isinstance(state, dict):
+            raise self._error(f"{where}: the fitted state is not a JSON object.")
+        try:
+            if hasattr(estimator, "__skeeg_restore__"):
+                estimator.__skeeg_restore__(state, device=self.device)
+            else:
+                restore_fitted_state(estimator, state)
+        except (
+            ModelFileError,
+            AttributeError,
+            KeyError,
+            TypeError,
+            ValueError,
+            RuntimeError,
+        ) as exc:
+            raise self._error(
+                f"{where}: cannot restore its fitted state: "
+                f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
+            ) from None
         return estimator
 
-    def _restore_net(self, estimator, weights_entry, where: str) -> None:
-        import pickle
-
-        import torch
-        from torch import nn
-
-        data = self._entry(weights_entry, _WEIGHTS_ENTRY)
-        try:
-            weights = torch.load(
-                io.BytesIO(data), weights_only=True, map_location="cpu"
-            )
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-            raise self._error(
-                f"entry {weights_entry!r} is not a weights-only torch file: "
-                f"{str(exc).splitlines()[0]}"
-            ) from None
-        if not isinstance(weights, dict) or not all(
-            isinstance(v, torch.Tensor) for v in weights.values()
+    def _from_dict(self, cls: type, node: dict, where: str):
+        state = self.decode(node.get("dict"), where)
+        if not isinstance(state, dict) or not all(
+            _ATTRIBUTE_NAME.fullmatch(k) for k in state
         ):
-            raise self._error(f"entry {weights_entry!r} is not a state_dict.")
-        try:
-            n_classes = len(estimator.classes_)
-            n_channels, n_times = estimator.n_channels_in_, estimator.n_times_in_
-        except AttributeError as exc:
-            raise self._error(f"{where}: fitted state incomplete ({exc}).") from None
-        # Build without touching the caller's global torch RNG: the weights
-        # are overwritten at once.
-        with torch.random.fork_rng(devices=[]):
-            module = estimator._build_module(
-                n_channels, n_times, 1 if n_classes == 2 else n_classes
-            )
-        try:
-            module.load_state_dict(weights, strict=True)
-        except RuntimeError as exc:
-            raise self._error(
-                f"{where}: the weights do not fit the network the parameters "
-                f"build: {str(exc).splitlines()[0]}"
-            ) from None
-        # skorch needs a criterion to initialise; trim_for_prediction drops it
-        # (and the optimizer) at once: the file holds no training state.
-        net = estimator._net_class()(
-            module=module,
-            criterion=nn.Identity,
-            device=self.device,
-            batch_size=estimator.batch_size,
-        )
-        net.initialize()
-        net.trim_for_prediction()
-        estimator.net_ = net
-        estimator.device_ = self.device
+            raise self._error(f"{where}: 'dict' must map attribute names to values.")
+        obj = cls.__new__(cls)
+        if hasattr(obj, "__setstate__"):
+            obj.__setstate__(state)
+        else:
+            vars(obj).update(state)
+        return obj
 
 
 def _open(path) -> tuple[zipfile.ZipFile, dict, str]:
@@ -682,9 +772,9 @@ def load_model(path: str | os.PathLike, *, device: str = "cpu"):
     are read with ``np.load(allow_pickle=False)``, weights with
     ``torch.load(weights_only=True, map_location="cpu")``.
     """
-    from skeeg.base import _resolve_device
+    from skeeg.training.net import resolve_device
 
-    device = _resolve_device(device)
+    device = resolve_device(device)
     archive, manifest, source = _open(path)
     with archive:
         node = manifest.get("estimator")

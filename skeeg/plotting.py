@@ -129,7 +129,7 @@ def plot_embedding(
     from sklearn.manifold import TSNE
     from sklearn.utils.validation import check_is_fitted, column_or_1d
 
-    from skeeg.eeg_base import is_unlabelled
+    from skeeg.estimators.eeg_classifier import is_unlabelled
 
     check_is_fitted(estimator)
     embedding = np.asarray(estimator.transform(X))

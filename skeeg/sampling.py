@@ -5,7 +5,7 @@
 reject them). They resample window *indices* with imbalanced-learn's random
 samplers, so the sampling logic and ``sampling_strategy`` semantics are
 imbalanced-learn's. The iEDeaL training curriculum (the negatives drawn each
-epoch) is :mod:`skeeg.curriculum`.
+epoch) is :mod:`skeeg.training.curriculum`.
 """
 
 from __future__ import annotations

@@ -20,10 +20,10 @@ from sklearn.model_selection import GridSearchCV
 from torch import nn
 
 from skeeg import SCClassifier
-from skeeg.base import SkeegNet
+from skeeg.estimators.tapnet_classifier import TapNetClassifier
+from skeeg.estimators.xcm_classifier import XCMClassifier
 from skeeg.model_file import ModelFileError, load_model, save_model
-from skeeg.tapnet import TapNetClassifier
-from skeeg.xcm import XCMClassifier
+from skeeg.training.net import SkeegNet
 from tests.conftest import bump_dataset
 
 EXAMPLE = Path(__file__).parents[1] / "examples" / "accelerate_training.py"

@@ -13,24 +13,19 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skeeg import InceptionTimeClassifier, ResNet1DClassifier, SaSu, SCClassifier
-from skeeg.base import DeepClassifierBase
-from skeeg.features import BandPowers, FrameFeatures, SpikeFeatures
-from skeeg.hmm import HMMClassifier
-from skeeg.preprocessing import (
-    BandpassFilter,
-    BipolarMontage,
-    ChannelSelector,
-    NotchFilter,
-    Resampler,
-    Scaler,
-    WindowStandardizer,
+from skeeg import (
+    HMMClassifier,
+    InceptionTimeClassifier,
+    SaSu,
+    SCClassifier,
+    SleepStager,
+    SMATEClassifier,
+    TapNetClassifier,
+    XCMClassifier,
 )
-from skeeg.siamese_es import SiameseESClassifier
-from skeeg.sleep_staging import SleepStager
-from skeeg.smate import SMATEClassifier
-from skeeg.tapnet import TapNetClassifier
-from skeeg.xcm import XCMClassifier
+from skeeg.estimators.deep_classifier import DeepClassifierBase
+from skeeg.preprocessing import BandpassFilter, BipolarMontage, NotchFilter, Scaler
+from skeeg.registry import entries
 from tests.conftest import bump_dataset
 from tests.toy_estimators import ToyAutoencoderClassifier, ToyTwoHeadClassifier
 
@@ -45,58 +40,35 @@ FAST = dict(
     random_state=0,
 )
 
-#: The 3-D suite runs every deep classifier with its default network.
+
+def _example(entry):
+    return entry.cls(**entry.example_params)
+
+
+_CLASSIFIERS = entries("classifier")
+#: The 3-D suite runs every deep classifier of the registry, as its example.
 DEEP_ESTIMATORS = [
-    SCClassifier(n_blocks=2, **FAST),
-    ResNet1DClassifier(n_blocks=1, **FAST),
-    InceptionTimeClassifier(n_blocks=3, **FAST),
-    XCMClassifier(**FAST),
-    TapNetClassifier(**FAST),
-    SMATEClassifier(hidden_size=8, gru_layers=1, embedding_size=8, **FAST),
-    SiameseESClassifier(**FAST),
-    SleepStager(**FAST),
+    _example(e) for e in _CLASSIFIERS if issubclass(e.cls, DeepClassifierBase)
 ]
 
+#: Every classifier of the registry as its example (small and fast) and as its
+#: default instance, every transformer as its example, and the toy estimators
+#: of the core's extension points (semi-supervised, multi-task).
 #: scikit-learn's checks feed 2-D arrays of 2-10 columns, i.e. one-channel
 #: windows of 2-10 samples. Per-sample normalisation over time
 #: (norm="instance") maps such a window to +-1 and ResNet's stride-32 trunk
-#: needs 33 samples, so these instances use norm="layer" (over channels and
-#: time), which keeps the checks meaningful; SC also runs with loss="bce" so
-#: that the multi-class checks run. The default instances follow them, and
-#: the toy estimators of the core's extension points (semi-supervised,
-#: multi-task) run too.
+#: needs 33 samples, so the examples use norm="layer" (over channels and
+#: time), which keeps the checks meaningful; SC's and Siamese-ES's examples
+#: use loss="bce" so that the multi-class checks run (SaSu is binary).
 CHECKED_ESTIMATORS = [
-    SCClassifier(n_blocks=2, loss="bce", norm="layer", **FAST),
-    ResNet1DClassifier(n_blocks=1, norm="layer", **FAST),
-    InceptionTimeClassifier(n_blocks=3, norm="layer", **FAST),
-    SCClassifier(),
-    ResNet1DClassifier(),
-    InceptionTimeClassifier(),
-    SMATEClassifier(hidden_size=8, gru_layers=1, embedding_size=8, **FAST),
-    SMATEClassifier(),
-    TapNetClassifier(**FAST),
-    TapNetClassifier(),
-    # window=1.0: see _EXPECTED_FAILED_DEFAULT[XCMClassifier].
-    XCMClassifier(window=1.0, **FAST),
-    XCMClassifier(),
-    # loss="bce" so that the multi-class checks run (SaSu is binary).
-    SiameseESClassifier(loss="bce", **FAST),
-    SiameseESClassifier(),
-    SleepStager(**FAST),
-    SleepStager(),
+    *(
+        instance
+        for e in _CLASSIFIERS
+        for instance in ([_example(e), e.cls()] if e.example_params else [e.cls()])
+    ),
     ToyAutoencoderClassifier(),
     ToyTwoHeadClassifier(),
-    BandpassFilter(sfreq=100.0, l_freq=5.0, h_freq=20.0, order=1),
-    NotchFilter(sfreq=100.0, freq=25.0),
-    Resampler(sfreq=100.0, new_sfreq=50.0),
-    BipolarMontage(pairs=[(0, 1)]),
-    ChannelSelector(channels=[0]),
-    WindowStandardizer(),
-    Scaler(),
-    SpikeFeatures(),
-    HMMClassifier(),
-    FrameFeatures(),
-    BandPowers(sfreq=4.0, bands=[(0.0, 2.0)]),
+    *(_example(e) for e in entries("transformer")),
 ]
 
 _FLOAT32_BATCHING = (
@@ -512,10 +484,10 @@ def test_pickle_and_clone_before_fit():
 def test_device_auto_prefers_cuda(monkeypatch):
     import torch
 
-    from skeeg.base import _resolve_device
+    from skeeg.training.net import resolve_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert _resolve_device("auto") == "cuda"
+    assert resolve_device("auto") == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    assert _resolve_device("auto") == "cpu"
-    assert _resolve_device("cuda:1") == "cuda:1"
+    assert resolve_device("auto") == "cpu"
+    assert resolve_device("cuda:1") == "cuda:1"

@@ -20,14 +20,13 @@ from skeeg.detection import (
     EVENT_COLUMNS,
     as_events,
     detect_events,
-    event_scores,
-    match_events,
     read_events,
     score_recording,
     to_annotations,
     windows_to_events,
     write_events,
 )
+from skeeg.evaluation.event_metrics import event_scores, match_events
 from skeeg.features import SpikeFeatures
 from skeeg.preprocessing import BandpassFilter, ChannelSelector
 

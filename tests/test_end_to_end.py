@@ -11,8 +11,8 @@ from sklearn.pipeline import Pipeline
 
 from skeeg import SCClassifier
 from skeeg.datasets import make_ied_dataset
-from skeeg.evaluation import grouped_oof_proba
-from skeeg.metrics import window_scores
+from skeeg.evaluation.metrics import window_scores
+from skeeg.evaluation.out_of_fold import grouped_oof_proba
 from skeeg.preprocessing import BandpassFilter, Resampler, Scaler
 from skeeg.sampling import RandomWindowUnderSampler
 from tests.conftest import bump_dataset

@@ -19,7 +19,7 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 
 from skeeg import SCClassifier
-from skeeg.eeg_base import EEGClassifierBase, fbeta_optimal_threshold
+from skeeg.estimators.eeg_classifier import EEGClassifierBase, fbeta_optimal_threshold
 from skeeg.preprocessing import Scaler
 from tests.conftest import bump_dataset
 from tests.toy_estimators import ToyAutoencoderClassifier, ToyTwoHeadClassifier
@@ -29,7 +29,7 @@ QUICK = dict(width=8, n_blocks=2, max_epochs=20, batch_size=32, random_state=0)
 
 def test_torch_free_base_imports_without_torch():
     code = (
-        "import sys, skeeg.eeg_base; "
+        "import sys, skeeg.estimators.eeg_classifier; "
         "print(sorted(m for m in ('torch', 'skorch') if m in sys.modules))"
     )
     out = subprocess.run(

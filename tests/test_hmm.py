@@ -9,10 +9,13 @@ import warnings
 
 import numpy as np
 import pytest
+from hmmlearn.hmm import GaussianHMM
 from scipy.special import softmax
 from scipy.stats import norm
 
-from skeeg import HMMClassifier, mask_labels
+from skeeg import HMMClassifier
+from skeeg.estimators.hmm_classifier import compact_covars
+from skeeg.evaluation import mask_labels
 from skeeg.features import FRAME_FEATURES, FrameFeatures
 
 SFREQ = 128.0
@@ -292,5 +295,27 @@ def test_predict_rejects_channel_count_change():
 
 
 def test_importing_the_hmm_leaves_torch_out():
-    code = "import sys, skeeg.hmm; assert 'torch' not in sys.modules, 'torch'"
+    code = (
+        "import sys, skeeg.estimators.hmm_classifier; "
+        "assert 'torch' not in sys.modules, 'torch'"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("covariance_type", ["spherical", "diag", "full", "tied"])
+def testcompact_covars_is_what_the_setter_takes(covariance_type):
+    # hmmlearn's covars_ getter gives full matrices; the model file stores the
+    # compact form its setter takes, which must give the same matrices back.
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((3, 4, 4))
+    full = A @ A.transpose(0, 2, 1) + np.eye(4)
+    compact = {
+        "spherical": np.array([1.5, 2.0, 3.0]),
+        "diag": rng.uniform(1, 2, (3, 4)),
+        "full": full,
+        "tied": full[0],
+    }[covariance_type]
+    hmm = GaussianHMM(n_components=3, covariance_type=covariance_type)
+    hmm.n_features = 4
+    hmm.covars_ = compact
+    np.testing.assert_array_equal(compact_covars(hmm.covars_, covariance_type), compact)

@@ -15,13 +15,13 @@ from sklearn.model_selection import GroupKFold, cross_validate
 from sklearn.utils import _safe_indexing
 
 from skeeg import SCClassifier
-from skeeg.base import windows_dataset
 from skeeg.datasets import LazyWindows, make_fixed_windows
+from skeeg.estimators.hmm_classifier import HMMClassifier
+from skeeg.estimators.siamese_es_classifier import SiameseESClassifier
+from skeeg.estimators.xcm_classifier import XCMClassifier
 from skeeg.features import FrameFeatures
-from skeeg.hmm import HMMClassifier
 from skeeg.preprocessing import WindowStandardizer
-from skeeg.siamese_es import SiameseESClassifier
-from skeeg.xcm import XCMClassifier
+from skeeg.training.batches import windows_dataset
 from tests.conftest import REPO_ROOT
 from tests.test_common import DEEP_ESTIMATORS
 

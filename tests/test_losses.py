@@ -1,4 +1,4 @@
-"""Tests of skeeg.losses against hand-derived closed forms and reference losses."""
+"""Tests of skeeg.training.losses against closed forms and reference losses."""
 
 import math
 
@@ -9,7 +9,13 @@ import torch.nn.functional as F
 from hypothesis import given
 from hypothesis import strategies as st
 
-from skeeg.losses import BCELoss, FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
+from skeeg.training.losses import (
+    BCELoss,
+    FocalLoss,
+    SaSuLoss,
+    WarmupLoss,
+    WeightedBCELoss,
+)
 
 N_POS, N_NEG = 20, 980
 Z = np.array([-4.0, -1.5, -0.3, 0.0, 0.2, 1.1, 3.0, -2.2, 0.7, 2.5])

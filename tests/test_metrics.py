@@ -7,7 +7,12 @@ from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
 
-from skeeg.metrics import f2_scorer, fbeta_scorer, scores_table, window_scores
+from skeeg.evaluation.metrics import (
+    f2_scorer,
+    fbeta_scorer,
+    scores_table,
+    window_scores,
+)
 
 # Ten windows ranked by score; at threshold 0.5 the top three are predicted
 # positive: TP=2, FP=1, FN=2, TN=5.

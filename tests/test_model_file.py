@@ -14,18 +14,12 @@ import torch
 import torch.serialization
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.svm import SVC
 
-from skeeg import (
-    InceptionTimeClassifier,
-    ResNet1DClassifier,
-    SaSu,
-    SCClassifier,
-    TapNetClassifier,
-    XCMClassifier,
-)
+from skeeg import HMMClassifier, SaSu, SCClassifier, SMATEClassifier
+from skeeg.estimators.deep_classifier import DeepClassifierBase
 from skeeg.features import SpikeFeatures
 from skeeg.model_file import (
     ModelFileError,
@@ -34,6 +28,7 @@ from skeeg.model_file import (
     save_model,
 )
 from skeeg.preprocessing import BandpassFilter, Scaler
+from skeeg.registry import entries
 from tests.conftest import bump_dataset
 
 SFREQ = 64.0
@@ -109,15 +104,54 @@ def test_sc_round_trip_keeps_params_state_and_predictions(tmp_path, data):
     np.testing.assert_array_equal(loaded.transform(X), clf.transform(X))
 
 
+def _fitted_example(entry, X, y):
+    estimator = (
+        entry.cls(**{**entry.example_params, "max_epochs": 2})
+        if issubclass(entry.cls, DeepClassifierBase)
+        else entry.cls(**entry.example_params)
+    )
+    if entry.name == "siamese-es":
+        return estimator.fit(X, y, sleep_stage=np.where(y == "ied", "N2", "W"))
+    return estimator.fit(X, y)
+
+
 @pytest.mark.parametrize(
-    "cls",
-    [ResNet1DClassifier, InceptionTimeClassifier, TapNetClassifier, XCMClassifier],
+    "entry", entries("classifier"), ids=[e.name for e in entries("classifier")]
 )
-def test_deep_classifiers_round_trip(tmp_path, data, cls):
+def test_every_classifier_round_trips(tmp_path, data, entry):
     X, y, _ = data
-    clf = cls(width=4, max_epochs=1, random_state=0, device="cpu").fit(X, y)
+    labels = np.where(y == 1, "ied", "background").astype(object)
+    clf = _fitted_example(entry, X, labels)
     loaded = load_model(save_model(clf, tmp_path / "m.skeeg"))
-    assert type(loaded) is cls
+    assert type(loaded) is entry.cls
+    assert loaded.get_params().keys() == clf.get_params().keys()
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+
+
+@pytest.mark.parametrize(
+    "entry", entries("transformer"), ids=[e.name for e in entries("transformer")]
+)
+def test_every_transformer_round_trips(tmp_path, entry):
+    X = np.random.default_rng(0).standard_normal((12, 2, 256))
+    transformer = entry.cls(**entry.example_params).fit(X)
+    loaded = load_model(save_model(transformer, tmp_path / "t.skeeg"))
+    assert type(loaded) is entry.cls
+    np.testing.assert_array_equal(loaded.transform(X), transformer.transform(X))
+
+
+def test_hmm_models_travel_as_arrays(tmp_path, data):
+    X, y, _ = data
+    clf = HMMClassifier(n_states=2, random_state=0).fit(X, y)
+    path = save_model(clf, tmp_path / "hmm.skeeg")
+    with zipfile.ZipFile(path) as archive:
+        assert not any(name.startswith("weights/") for name in archive.namelist())
+        hmms = json.loads(archive.read("manifest.json"))["estimator"]["state"]
+    assert "GaussianHMM" not in json.dumps(hmms)
+    loaded = load_model(path)
+    for saved, restored in zip(clf.hmms_, loaded.hmms_, strict=True):
+        np.testing.assert_array_equal(restored.covars_, saved.covars_)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
 
 
@@ -171,7 +205,7 @@ def test_metadata_is_read_back(tmp_path, sc_pipeline):
     assert meta["steps"] == [
         ("bandpass", "skeeg.preprocessing.BandpassFilter"),
         ("scale", "skeeg.preprocessing.Scaler"),
-        ("sc", "skeeg.classifiers.SCClassifier"),
+        ("sc", "skeeg.estimators.sc_classifier.SCClassifier"),
     ]
 
 
@@ -217,9 +251,12 @@ def test_save_refuses_unfitted_estimator(tmp_path):
 
 def test_save_refuses_class_outside_allow_list(tmp_path, data):
     X, y, _ = data
-    pipe = Pipeline([("features", SpikeFeatures()), ("svc", SVC())]).fit(X, y)
+    pipe = Pipeline(
+        [("features", SpikeFeatures()), ("knn", KNeighborsClassifier())]
+    ).fit(X, y)
     with pytest.raises(
-        ModelFileError, match=r"estimator\.steps\[1\]\[1\].*SVC.*allow-list"
+        ModelFileError,
+        match=r"estimator\.steps\[1\]\[1\].*KNeighborsClassifier.*allow-list",
     ):
         save_model(pipe, tmp_path / "x.skeeg")
     assert not (tmp_path / "x.skeeg").exists()
@@ -321,6 +358,22 @@ def test_load_refuses_class_outside_allow_list(tmp_path, saved):
     with pytest.raises(
         ModelFileError, match="'os.system', which is not in the .*allow-list"
     ):
+        load_model(path)
+
+
+def test_load_refuses_dunder_in_a_dict_rebuild(tmp_path, data):
+    X, y, _ = data
+    clf = SMATEClassifier(width=4, max_epochs=1, random_state=0).fit(X, y)
+    saved = save_model(clf, tmp_path / "smate.skeeg")
+    manifest = _manifest(saved)
+    attributes = manifest["estimator"]["state"]["__dict__"]["attributes"]["__dict__"]
+    svm = attributes["svm_"]["__estimator__"]
+    assert svm["class"] == "sklearn.calibration.CalibratedClassifierCV"
+    svm["dict"]["__dict__"]["__class__"] = "os.system"
+    path = _rewrite(
+        saved, tmp_path / "dunder.skeeg", replace={"manifest.json": _dumps(manifest)}
+    )
+    with pytest.raises(ModelFileError, match="'dict' must map attribute names"):
         load_model(path)
 
 

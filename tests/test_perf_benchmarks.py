@@ -39,7 +39,7 @@ def test_count_flops_of_one_conv_matches_closed_form():
 
 def test_raw_loop_schedule_matches_skeeg_linear_plan():
     """The raw contender's LinearLR gives skeeg's learning rate at every epoch."""
-    from skeeg.training import LearningRatePlan
+    from skeeg.training.recipe import LearningRatePlan
 
     overhead = _load_benchmark("overhead")
     epochs = 4

@@ -12,13 +12,14 @@ from sklearn.model_selection import GroupKFold
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.preprocessing import StandardScaler
 
-from skeeg import HMMClassifier, mask_labels
-from skeeg.plotting import plot_embedding
-from skeeg.protocol import (
+from skeeg import HMMClassifier
+from skeeg.evaluation import mask_labels
+from skeeg.evaluation.protocol import (
     aggregate_by_subject,
     anova_summary,
     evaluate_per_condition,
 )
+from skeeg.plotting import plot_embedding
 from tests.test_hmm import sine_windows
 
 # -- mask_labels -----------------------------------------------------------------

@@ -17,13 +17,13 @@ from sklearn.preprocessing import FunctionTransformer
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-from skeeg.curriculum import (
+from skeeg.sampling import RandomWindowOverSampler, RandomWindowUnderSampler
+from skeeg.training.curriculum import (
     EpochCurriculum,
     NegativeSampler,
     incneg_count,
     sufficient_negatives,
 )
-from skeeg.sampling import RandomWindowOverSampler, RandomWindowUnderSampler
 
 
 def _imbalanced_windows(n_pos=12, n_neg=48, n_channels=3, n_times=16, seed=0):

@@ -13,7 +13,7 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import Pipeline
 
 from skeeg import SiameseESClassifier
-from skeeg.metrics import (
+from skeeg.evaluation.metrics import (
     false_positives_per_stage,
     specificity_score,
     specificity_scorer,

@@ -8,8 +8,8 @@ import torch
 from sklearn.metrics import f1_score, roc_auc_score
 from skorch import NeuralNet, NeuralNetBinaryClassifier
 
-from skeeg.curriculum import EpochCurriculum, sufficient_negatives
-from skeeg.losses import (
+from skeeg.training.curriculum import EpochCurriculum, sufficient_negatives
+from skeeg.training.losses import (
     BCELoss,
     FocalLoss,
     SaSuLoss,

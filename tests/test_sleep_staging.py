@@ -9,8 +9,8 @@ from scipy.special import logsumexp
 from sklearn.metrics import cohen_kappa_score
 
 from skeeg import SleepStager
-from skeeg.metrics import kappa_scorer, sleep_scores
-from skeeg.sleep_staging import estimate_transitions, sequence_lengths
+from skeeg.estimators.sleep_stager import estimate_transitions, sequence_lengths
+from skeeg.evaluation.metrics import kappa_scorer, sleep_scores
 
 FAST = dict(
     width=8,

@@ -11,9 +11,9 @@ import torch
 from sklearn.base import clone
 
 from skeeg import SMATEClassifier
+from skeeg.estimators.smate_classifier import ClassCoveringBatchSampler
 from skeeg.models.smate import SMATELoss, SMATENet, SpatialModellingBlock
 from skeeg.models.smate import smate_centroids as centroids_of
-from skeeg.smate import ClassCoveringBatchSampler
 from tests.conftest import bump_dataset
 
 #: Tiny and fast: one GRU, 4-8 units.

@@ -19,11 +19,17 @@ from skeeg import (
     SCClassifier,
     WeightedBCE,
 )
-from skeeg.curriculum import sufficient_negatives
-from skeeg.losses import BCELoss, FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
 from skeeg.sampling import RandomWindowOverSampler
-from skeeg.strategies import LOSS_SHORTCUTS
-from skeeg.training import SelectBestEpoch, make_callbacks
+from skeeg.training.curriculum import sufficient_negatives
+from skeeg.training.losses import (
+    BCELoss,
+    FocalLoss,
+    SaSuLoss,
+    WarmupLoss,
+    WeightedBCELoss,
+)
+from skeeg.training.recipe import SelectBestEpoch, make_callbacks
+from skeeg.training.strategies import LOSS_SHORTCUTS
 from tests.conftest import bump_dataset
 
 QUICK = dict(
@@ -408,7 +414,7 @@ def test_training_batches_are_taken_whole(bumps, monkeypatch):
     and gives what torch's default collation of the rows gives."""
     from torch.utils.data import DataLoader
 
-    from skeeg.base import _WindowsDataset, collate_windows, windows_dataset
+    from skeeg.training.batches import _WindowsDataset, collate_windows, windows_dataset
 
     X, y, _ = bumps
     X = X.astype(np.float32)

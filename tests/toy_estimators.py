@@ -16,14 +16,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skeeg.base import (
-    DeepClassifierBase,
-    SkeegNet,
-    supervised_loss,
-    window_source,
-    windows_dataset,
-)
-from skeeg.models.base import EEGModule
+from skeeg.estimators.deep_classifier import DeepClassifierBase
+from skeeg.models.eeg_module import EEGModule
+from skeeg.training.batches import window_source, windows_dataset
+from skeeg.training.net import SkeegNet, supervised_loss
 
 
 class _Encoder(EEGModule):

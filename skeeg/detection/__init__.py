@@ -1,12 +1,12 @@
-"""From a continuous recording to events, and events scored against a reference.
+"""From a continuous recording to events.
 
 - :mod:`skeeg.detection.events`: the event table (a DataFrame with ``onset``,
   ``duration``, ``peak``, ``score`` and ``channels``), its conversion to
   :class:`mne.Annotations` and its files (BIDS ``events.tsv``, CSV);
-- :mod:`skeeg.detection.scoring`: one-to-one matching of detected to reference
-  events and event-level precision, recall, F1 and false detections per hour;
 - :mod:`skeeg.detection.streaming`: a fitted window classifier slid over a
   recording read in chunks, its window scores merged into events.
+
+Events are scored against a reference in :mod:`skeeg.evaluation.event_metrics`.
 """
 
 from importlib import import_module
@@ -17,8 +17,6 @@ _LAZY = {
     "to_annotations": "skeeg.detection.events",
     "write_events": "skeeg.detection.events",
     "read_events": "skeeg.detection.events",
-    "match_events": "skeeg.detection.scoring",
-    "event_scores": "skeeg.detection.scoring",
     "score_recording": "skeeg.detection.streaming",
     "windows_to_events": "skeeg.detection.streaming",
     "detect_events": "skeeg.detection.streaming",

@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skeeg.models.base import EEGModule, check_network_args
+from skeeg.models.eeg_module import EEGModule, check_network_args
 from skeeg.models.norm import check_norm, make_norm
 
 # Modules per residual connection, as in the reference implementation.

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from skeeg.models.base import check_positive_int
+from skeeg.models.eeg_module import check_positive_int
 
 NORM_KINDS = ("batch", "instance", "layer", "none")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skeeg.models.base import EEGModule, check_network_args
+from skeeg.models.eeg_module import EEGModule, check_network_args
 from skeeg.models.norm import check_norm, make_norm
 
 # The stem convolution, the max pool and the first block of stages 2-4 each

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skeeg.models.base import EEGModule
+from skeeg.models.eeg_module import EEGModule
 from skeeg.models.norm import make_norm
 
 KERNEL_SIZE = 3

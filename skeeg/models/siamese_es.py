@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skeeg.models.base import EEGModule, check_positive_int
+from skeeg.models.eeg_module import EEGModule, check_positive_int
 from skeeg.models.norm import make_norm
 
 #: Kinds of :class:`FrequencyTemporalConverter`.

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skeeg.models.base import check_positive_int
+from skeeg.models.eeg_module import check_positive_int
 
 #: Distance-to-probability maps of the centroid regularisation.
 DISTANCE_PROBAS = ("inverse", "softmax")

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from skeeg.models.base import EEGModule, check_network_args, check_positive_int
+from skeeg.models.eeg_module import EEGModule, check_network_args, check_positive_int
 
 #: Kernel sizes of the first convolutions (the paper's 8, 5, 3); further
 #: layers use the last one.

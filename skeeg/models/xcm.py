@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from skeeg.models.base import EEGModule, check_network_args
+from skeeg.models.eeg_module import EEGModule, check_network_args
 
 
 def _blocks(conv, norm, n_in: int, width: int, kernel, n_blocks: int) -> nn.Sequential:

@@ -5,7 +5,8 @@ model: input validation of windows, label encoding with an explicit policy for
 unlabelled windows (``-1``, scikit-learn's semi-supervised convention), group
 and per-window side-input checks, the decision threshold and the tags. A
 classical estimator (e.g. an HMM classifier) subclasses it as it is; the deep
-base (:mod:`skeeg.base`) adds the torch and skorch machinery on top.
+base (:mod:`skeeg.estimators.deep_classifier`) adds the torch and skorch
+machinery on top.
 
 Importing this module imports neither torch nor skorch.
 """
@@ -125,12 +126,14 @@ class EEGClassifierBase(ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         if len(y) != n_windows:
             raise ValueError(f"y has {len(y)} entries, but X has {n_windows} windows.")
-        check_classification_targets(y)
         labelled = (
             ~is_unlabelled(y)
             if self._accepts_unlabelled
             else np.ones_like(y, dtype=bool)
         )
+        # The labelled windows only: string classes with an int -1 among them
+        # (scikit-learn's semi-supervised convention) are one label type.
+        check_classification_targets(y[labelled])
         encoder = LabelEncoder().fit(y[labelled])
         self.classes_ = encoder.classes_
         if len(self.classes_) < 2:

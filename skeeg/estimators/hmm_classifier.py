@@ -19,9 +19,10 @@ from scipy.special import log_softmax
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
 
 from skeeg._docs import fill_doc
-from skeeg.eeg_base import EEGClassifierBase
+from skeeg.estimators.eeg_classifier import EEGClassifierBase
 from skeeg.features import FrameFeatures
 
 #: Largest seed handed to each hmmlearn model.
@@ -230,6 +231,55 @@ class HMMClassifier(EEGClassifierBase):
         self.threshold_ = 0.5
         return self
 
+    # -- the model file ---------------------------------------------------------
+    def __skeeg_state__(self) -> dict:
+        """What a model file (:mod:`skeeg.model_file`) keeps: the public fitted
+        attributes, each hmmlearn model as its arrays (``hmms_``).
+
+        Returns
+        -------
+        state : dict
+            The fitted attributes; ``hmms_`` is a list of dicts with the
+            model's ``n_features``, ``startprob``, ``transmat``, ``means`` and
+            ``covars`` in ``covariance_type``'s compact form.
+        """
+        from skeeg.model_file import fitted_state
+
+        check_is_fitted(self)
+        state = fitted_state(self)
+        state["hmms_"] = [
+            {
+                "n_features": hmm.n_features,
+                "startprob": hmm.startprob_,
+                "transmat": hmm.transmat_,
+                "means": hmm.means_,
+                "covars": compact_covars(hmm.covars_, self.covariance_type),
+            }
+            for hmm in self.hmms_
+        ]
+        return state
+
+    def __skeeg_restore__(self, state: dict, *, device: str = "cpu") -> None:
+        """Rebuild the fitted classifier from :meth:`__skeeg_state__`'s ``state``;
+        ``device`` is unused (no torch)."""
+        from skeeg.model_file import restore_fitted_state
+
+        state = dict(state)
+        arrays = state.pop("hmms_")
+        restore_fitted_state(self, state)
+        self.hmms_ = []
+        for model in arrays:
+            hmm = GaussianHMM(
+                n_components=len(model["startprob"]),
+                covariance_type=self.covariance_type,
+            )
+            hmm.n_features = int(model["n_features"])
+            hmm.startprob_ = model["startprob"]
+            hmm.transmat_ = model["transmat"]
+            hmm.means_ = model["means"]
+            hmm.covars_ = model["covars"]
+            self.hmms_.append(hmm)
+
     def _standardise(self, frames: np.ndarray) -> np.ndarray:
         n_windows, n_frames, n_features = frames.shape
         flat = self.scaler_.transform(frames.reshape(-1, n_features))
@@ -311,3 +361,14 @@ class HMMClassifier(EEGClassifierBase):
         if log_proba.shape[1] == 2:
             return log_proba[:, 1] - log_proba[:, 0]
         return log_proba
+
+
+def compact_covars(full: np.ndarray, covariance_type: str) -> np.ndarray:
+    """hmmlearn's ``covars_`` (always full matrices, (n_states, d, d)) in the
+    form its setter takes for ``covariance_type``."""
+    if covariance_type == "full":
+        return full
+    if covariance_type == "tied":
+        return full[0]
+    diagonal = np.diagonal(full, axis1=1, axis2=2)
+    return diagonal if covariance_type == "diag" else diagonal[:, 0]

@@ -3,8 +3,8 @@
 Turns the estimator's parameters into what skorch needs: the optimizer with
 its defaults and the callbacks (gradient clipping, linear learning-rate decay,
 model selection by validation F-beta). The criterion and the per-epoch window
-sampler come from the loss strategy (:mod:`skeeg.strategies`). Kept apart from
-:mod:`skeeg.base` so a raw skorch user can build the same recipe.
+sampler come from the loss strategy (:mod:`skeeg.training.strategies`). Kept apart from
+:mod:`skeeg.estimators.deep_classifier` so a raw skorch user can build the same recipe.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from skorch.callbacks import (
 from skorch.utils import to_numpy
 from torch.nn.utils import clip_grad_norm_
 
-from skeeg.curriculum import EpochCurriculum
+from skeeg.training.curriculum import EpochCurriculum
 
 #: Optimizers by name, with the defaults skeeg adds unless ``optimizer_params``
 #: overrides them. SGD: momentum 0.9 and weight decay 1e-4 (INFERRED in the
@@ -247,7 +247,7 @@ def make_callbacks(
         Stop after this many epochs without a better validation F-beta; None
         never stops early (the best epoch is still restored).
     curriculum : bool
-        Add :class:`skeeg.curriculum.EpochCurriculum` (window sampler and
+        Add :class:`skeeg.training.curriculum.EpochCurriculum` (window sampler and
         warm-up loss follow the epoch).
     verbose : int
         2 or more adds a progress bar.

@@ -23,15 +23,10 @@ from skorch.callbacks import Callback
 from torch import nn
 
 from skeeg._docs import fill_doc
-from skeeg.base import (
-    DeepClassifierBase,
-    SkeegNet,
-    TrainingPlan,
-    _is_int,
-    supervised_loss,
-)
-from skeeg.models.base import check_positive_int
+from skeeg.estimators.deep_classifier import DeepClassifierBase, _is_int
+from skeeg.models.eeg_module import check_positive_int
 from skeeg.models.tapnet import TapNet, mean_pairwise_distance
+from skeeg.training.net import SkeegNet, TrainingPlan, supervised_loss
 
 
 class _PrototypeNet(SkeegNet):

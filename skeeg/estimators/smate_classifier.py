@@ -27,11 +27,13 @@ from torch import nn
 from torch.utils.data import Sampler
 
 from skeeg._docs import fill_doc
-from skeeg.base import DeepClassifierBase, SkeegNet, TrainingPlan, window_source
-from skeeg.eeg_base import fit_targets, is_unlabelled
-from skeeg.models.base import check_positive_int
+from skeeg.estimators.deep_classifier import DeepClassifierBase
+from skeeg.estimators.eeg_classifier import fit_targets, is_unlabelled
+from skeeg.models.eeg_module import check_positive_int
 from skeeg.models.smate import DISTANCE_PROBAS, SMATELoss, SMATENet
-from skeeg.training import make_callbacks
+from skeeg.training.batches import window_source
+from skeeg.training.net import SkeegNet, TrainingPlan
+from skeeg.training.recipe import make_callbacks
 
 #: Most folds of the SVM's probability calibration.
 _CALIBRATION_FOLDS = 5

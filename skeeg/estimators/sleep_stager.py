@@ -26,10 +26,10 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
 
 from skeeg._docs import fill_doc
-from skeeg.base import DeepClassifierBase
-from skeeg.eeg_base import UNLABELLED, fit_targets, is_unlabelled
+from skeeg.estimators.deep_classifier import DeepClassifierBase
+from skeeg.estimators.eeg_classifier import UNLABELLED, fit_targets, is_unlabelled
+from skeeg.estimators.siamese_es_classifier import front_kwargs
 from skeeg.models.siamese_es import SleepStageNet
-from skeeg.siamese_es import front_kwargs
 
 #: Values of ``SleepStager.smoothing``.
 SMOOTHING_KINDS = (None, "hmm", "viterbi")

@@ -17,8 +17,9 @@ import torch
 from torch import nn
 
 from skeeg._docs import fill_doc
-from skeeg.base import DeepClassifierBase, _is_int, window_source
+from skeeg.estimators.deep_classifier import DeepClassifierBase, _is_int
 from skeeg.models.xcm import XCMNet, grad_cam
+from skeeg.training.batches import window_source
 
 
 @fill_doc

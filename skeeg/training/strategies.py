@@ -27,8 +27,14 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone
 from torch import nn
 
-from skeeg.curriculum import NegativeSampler, sufficient_negatives
-from skeeg.losses import BCELoss, FocalLoss, SaSuLoss, WarmupLoss, WeightedBCELoss
+from skeeg.training.curriculum import NegativeSampler, sufficient_negatives
+from skeeg.training.losses import (
+    BCELoss,
+    FocalLoss,
+    SaSuLoss,
+    WarmupLoss,
+    WeightedBCELoss,
+)
 
 __all__ = [
     "BCE",
@@ -54,7 +60,7 @@ class NegativeSchedule(BaseEstimator):
     steady state; it is the ``n0`` that weighted losses balance against.
     """
 
-    #: Strategy name of :class:`skeeg.curriculum.NegativeSampler`.
+    #: Strategy name of :class:`skeeg.training.curriculum.NegativeSampler`.
     _strategy: ClassVar[str]
 
     def n_sampled(self, n_pos: int, n_neg: int) -> int:

@@ -1,5 +1,5 @@
 """The deep layer of the skeeg classifiers: torch and skorch on top of
-:class:`skeeg.eeg_base.EEGClassifierBase`.
+:class:`skeeg.estimators.eeg_classifier.EEGClassifierBase`.
 
 :class:`DeepClassifierBase` composes a :class:`skorch.NeuralNet` built inside
 ``fit`` (skorch's own classifier is not subclassed: it fails most scikit-learn
@@ -15,17 +15,13 @@ overrides only where it differs:
 4. :meth:`~DeepClassifierBase._net_class` — the skorch net class, whose
    ``get_loss`` turns module outputs and dataset targets into the loss.
 
-A module's ``forward`` returns logits, or a tuple whose first element they
-are; ``embed`` returns the embedding (:class:`skeeg.models.base.EEGModule`).
+The net, its plan and the batches live in :mod:`skeeg.training.recipe`.
 """
 
 from __future__ import annotations
 
 import inspect
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cache, partial
 from typing import ClassVar
 
 import numpy as np
@@ -34,51 +30,26 @@ from scipy.special import expit, softmax
 from sklearn.base import TransformerMixin
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
-from skorch.utils import multi_indexing
 from torch import nn
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader
 
 from skeeg._docs import fill_doc
-from skeeg._validation import is_lazy_windows
-from skeeg.eeg_base import UNLABELLED, EEGClassifierBase
-from skeeg.strategies import LossStrategy, resolve_loss
-from skeeg.training import first_output, make_callbacks, make_optimizer
-
-
-def supervised_loss(criterion: nn.Module, logits: torch.Tensor, y) -> torch.Tensor:
-    """``criterion`` on the labelled windows of a batch.
-
-    Parameters
-    ----------
-    criterion : nn.Module
-        Takes ``(logits, target)``: binary losses get logits of shape
-        (batch,) and float 0/1 targets, multi-class ones (batch, n_classes)
-        and class indices.
-    logits : Tensor of shape (batch, n_outputs)
-    y : Tensor of shape (batch,)
-        Class indices; ``-1`` (unlabelled) windows are left out.
-
-    Returns
-    -------
-    loss : Tensor
-        A scalar; 0 (still attached to the graph) when no window is labelled.
-    """
-    y = torch.as_tensor(y, device=logits.device)
-    labelled = y != UNLABELLED
-    if not bool(labelled.all()):
-        if not bool(labelled.any()):
-            return logits.sum() * 0.0
-        logits, y = logits[labelled], y[labelled]
-    if logits.shape[1] == 1:
-        return criterion(logits[:, 0], y.float())
-    return criterion(logits, y.long())
-
-
-#: Values of the ``precision`` parameter of the deep classifiers.
-PRECISIONS = ("float32", "bf16")
+from skeeg.estimators.eeg_classifier import UNLABELLED, EEGClassifierBase
+from skeeg.training.batches import collate_windows, window_source, windows_dataset
+from skeeg.training.net import (
+    PRECISIONS,
+    SkeegNet,
+    TrainingPlan,
+    autocast,
+    resolve_device,
+    with_accelerate,
+)
+from skeeg.training.recipe import first_output, make_callbacks, make_optimizer
+from skeeg.training.strategies import LossStrategy, resolve_loss
 
 #: The arguments of :class:`torch.utils.data.DataLoader` in this torch.
 _LOADER_ARGUMENTS = frozenset(inspect.signature(DataLoader).parameters)
@@ -91,188 +62,6 @@ _LOADER_CONTROLLED = (
     "batch_sampler",
     "collate_fn",
 )
-
-
-def autocast(precision: str, device_type: str):
-    """The context of a forward pass at ``precision``.
-
-    Parameters
-    ----------
-    precision : {"float32", "bf16"}
-        "bf16": :class:`torch.autocast` to bfloat16 (matrix products and
-        convolutions in bf16, reductions and losses in float32); "float32":
-        a disabled autocast, i.e. nothing.
-    device_type : str
-        ``torch.device.type`` of the module's weights ("cpu", "cuda", ...).
-    """
-    return torch.autocast(
-        device_type, dtype=torch.bfloat16, enabled=precision == "bf16"
-    )
-
-
-def _to_float32(outputs):
-    """Module outputs with their bf16 tensors cast to float32."""
-    if isinstance(outputs, torch.Tensor):
-        return outputs.float() if outputs.dtype == torch.bfloat16 else outputs
-    if isinstance(outputs, tuple | list):
-        return type(outputs)(_to_float32(o) for o in outputs)
-    return outputs
-
-
-class SkeegNet(NeuralNet):
-    """The skorch net of the skeeg classifiers: supervised loss on the logits.
-
-    Override :meth:`get_loss` to add terms that use other module outputs
-    (``y_pred`` is whatever ``forward`` returns), other dataset targets
-    (``y_true`` is what :meth:`DeepClassifierBase._make_dataset` put there) or
-    the inputs ``X``.
-
-    Parameters
-    ----------
-    precision : {"float32", "bf16"}, default="float32"
-        "bf16" runs every forward pass (training and validation) under
-        :func:`autocast` and casts the outputs back to float32, so
-        :meth:`get_loss` computes in float32.
-    *args, **kwargs
-        Those of :class:`skorch.NeuralNet`.
-    """
-
-    def __init__(self, *args, precision: str = "float32", **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.precision = precision
-
-    def infer(self, x, **fit_params):
-        if self.precision == "float32":
-            return super().infer(x, **fit_params)
-        # The weights' device, not self.device: None under accelerate.
-        device_type = next(self.module_.parameters()).device.type
-        with autocast(self.precision, device_type):
-            outputs = super().infer(x, **fit_params)
-        return _to_float32(outputs)
-
-    def get_loss(self, y_pred, y_true, X=None, training=False) -> torch.Tensor:
-        return supervised_loss(self.criterion_, first_output(y_pred), y_true)
-
-    def _set_training(self, training: bool = True) -> None:
-        # skorch sets the mode of the module and criterion before every batch;
-        # ``train()`` walks every submodule (0.2 ms a step for SC), so only a
-        # change of mode goes through.
-        if self.module_.training != training:
-            super()._set_training(training)
-
-
-class _AccelerateHooks:
-    """What skeeg changes in skorch's ``AccelerateMixin`` (see :func:`accelerated`).
-
-    The module is unwrapped after the callbacks' ``on_train_end``, not before
-    them: :class:`skeeg.training.SelectBestEpoch` and skorch's
-    ``EarlyStopping(load_best=True)`` restore a ``state_dict`` saved from the
-    wrapped module, whose keys carry DistributedDataParallel's ``module.``
-    prefix in multi-process training.
-
-    A criterion without trainable parameters is moved to the accelerator's
-    device rather than prepared: skorch prepares every criterion, and on
-    several CPU processes accelerate wraps it in DistributedDataParallel,
-    which refuses a module without trainable parameters (on GPUs accelerate
-    skips the wrapping itself; accelerate #760).
-    """
-
-    def _initialize_accelerator(self):
-        criteria = self._criteria
-        frozen = [
-            name for name in criteria if not _has_trainable(getattr(self, name + "_"))
-        ]
-        self._criteria = [name for name in criteria if name not in frozen]
-        try:
-            super()._initialize_accelerator()
-        finally:
-            self._criteria = criteria
-        if self.accelerator.device_placement:
-            for name in frozen:
-                criterion = getattr(self, name + "_")
-                if isinstance(criterion, nn.Module):
-                    setattr(self, name + "_", criterion.to(self.accelerator.device))
-        return self
-
-    def on_train_end(self, net, X=None, y=None, **kwargs) -> None:
-        self.accelerator.wait_for_everyone()
-
-    def partial_fit(self, X, y=None, classes=None, **fit_params):
-        super().partial_fit(X, y, classes=classes, **fit_params)
-        if self.unwrap_after_train:
-            self._unwrap_accelerator()
-        for name in self._optimizers:
-            # torch's LR schedulers wrap ``step`` on the optimizer instance to
-            # count calls; accelerate's optimizer wrapper pickles its
-            # ``__dict__``, and pickle cannot find that wrapper by name.
-            # Training is over: the class's ``step`` comes back.
-            vars(getattr(self, name + "_")).pop("step", None)
-        return self
-
-    def __reduce_ex__(self, protocol):
-        # The class is made at run time; pickle rebuilds it from the net
-        # class it extends.
-        return _new_accelerated, (self._base_net,), self.__getstate__()
-
-
-def _has_trainable(obj) -> bool:
-    """Whether ``obj`` is a torch module with a parameter that needs a gradient."""
-    return isinstance(obj, nn.Module) and any(p.requires_grad for p in obj.parameters())
-
-
-def _with_accelerate(net_class):
-    """:func:`accelerated` of a net class, or of the class a
-    :func:`functools.partial` of :meth:`DeepClassifierBase._net_class` binds."""
-    if isinstance(net_class, partial):
-        return partial(
-            accelerated(net_class.func), *net_class.args, **net_class.keywords
-        )
-    return accelerated(net_class)
-
-
-@cache
-def accelerated(net_class: type[NeuralNet]) -> type[NeuralNet]:
-    """``net_class`` with skorch's ``AccelerateMixin`` (Hugging Face accelerate).
-
-    The net takes an ``accelerator`` (an :class:`accelerate.Accelerator`),
-    which places the module and the batches, wraps the module for
-    data-parallel training when launched on several processes
-    (``accelerate launch``) and gathers validation outputs across them.
-    One class per ``net_class``; instances pickle.
-    """
-    from skorch.hf import AccelerateMixin
-
-    return type(
-        f"Accelerated{net_class.__name__}",
-        (_AccelerateHooks, AccelerateMixin, net_class),
-        {"__module__": __name__, "_base_net": net_class},
-    )
-
-
-def _new_accelerated(net_class: type[NeuralNet]) -> NeuralNet:
-    cls = accelerated(net_class)
-    return cls.__new__(cls)
-
-
-@dataclass
-class TrainingPlan:
-    """What one fit trains with.
-
-    Attributes
-    ----------
-    criterion : nn.Module
-        The skorch criterion.
-    sampler : torch.utils.data.Sampler or None
-        Windows of each epoch; None: all, shuffled.
-    callbacks : list of (name, Callback)
-    n_epochs : int
-        Epochs in all: ``max_epochs`` plus any warm-up.
-    """
-
-    criterion: nn.Module
-    sampler: torch.utils.data.Sampler | None
-    callbacks: list
-    n_epochs: int
 
 
 @fill_doc
@@ -290,7 +79,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
     n_blocks : int or "auto"
         Depth of the network; what a block is depends on the model.
     loss : str or LossStrategy
-        A name of :data:`skeeg.strategies.LOSS_SHORTCUTS` or a strategy
+        A name of :data:`skeeg.training.strategies.LOSS_SHORTCUTS` or a strategy
         object such as ``SaSu(beta=2)``.
     %(deep_training_params)s
     """
@@ -450,7 +239,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
         )
         if self.accelerator is None:
-            self.device_ = _resolve_device(self.device)
+            self.device_ = resolve_device(self.device)
         else:
             self.device_ = str(self.accelerator.device)
             seed = _shared_seed(self.accelerator, seed)
@@ -555,7 +344,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         mixed = self.accelerator.mixed_precision
         if self.grad_clip is not None and mixed not in ("no", "bf16"):
             # Its GradScaler unscales the gradients only at the optimizer
-            # step, after skeeg.training.ClipGradientNorm has clipped them.
+            # step, after skeeg.training.recipe.ClipGradientNorm has clipped them.
             raise ValueError(
                 f"An accelerator with mixed_precision={mixed!r} scales the "
                 "gradients that grad_clip would clip; set grad_clip=None, or "
@@ -618,7 +407,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         )
         net_class, placement = self._net_class(), {"device": self.device_}
         if self.accelerator is not None:
-            net_class = _with_accelerate(net_class)
+            net_class = with_accelerate(net_class)
             # skorch leaves placement to an accelerator that does it.
             device = None if self.accelerator.device_placement else self.device_
             placement = {
@@ -715,6 +504,64 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         """Fit, then return the embedding of ``X``."""
         return self.fit(X, y, groups=groups).transform(X)
 
+    # -- the model file ---------------------------------------------------------
+    def __skeeg_state__(self) -> dict:
+        """What a model file (:mod:`skeeg.model_file`) keeps of the fitted model.
+
+        Returns
+        -------
+        state : dict
+            ``attributes``: the public fitted attributes but the skorch net
+            and the device; ``weights``: the network's ``state_dict``. No
+            training history, optimizer or criterion state.
+        """
+        from skeeg.model_file import fitted_state
+
+        check_is_fitted(self)
+        attributes = fitted_state(self)
+        del attributes["net_"]
+        attributes.pop("device_", None)
+        return {"attributes": attributes, "weights": self.net_.module_.state_dict()}
+
+    def __skeeg_restore__(self, state: dict, *, device: str = "cpu") -> None:
+        """Rebuild the fitted model from :meth:`__skeeg_state__`'s ``state``.
+
+        The network is built from the parameters and fitted shapes, takes the
+        weights (strictly: every tensor, of the same shape), and goes into a
+        skorch net trimmed for prediction on ``device``.
+        """
+        from skeeg.model_file import ModelFileError, restore_fitted_state
+
+        attributes, weights = state["attributes"], state["weights"]
+        if "net_" in attributes:
+            raise ModelFileError("a deep classifier's state may not set net_.")
+        restore_fitted_state(self, attributes)
+        n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
+        # Built without touching the caller's global torch RNG: the weights
+        # are overwritten at once.
+        with torch.random.fork_rng(devices=[]):
+            module = self._build_module(
+                self.n_channels_in_, self.n_times_in_, n_outputs
+            )
+        try:
+            module.load_state_dict(weights, strict=True)
+        except RuntimeError as exc:
+            raise ModelFileError(
+                "the weights do not fit the network the parameters build: "
+                f"{str(exc).splitlines()[0]}"
+            ) from None
+        # skorch needs a criterion to initialise; trim_for_prediction drops it
+        # (and the optimizer) at once.
+        net = self._net_class()(
+            module=module,
+            criterion=nn.Identity,
+            device=device,
+            batch_size=self.batch_size,
+        )
+        net.initialize()
+        net.trim_for_prediction()
+        self.net_, self.device_ = net, device
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         try:
@@ -771,120 +618,3 @@ def _shared_seed(accelerator, seed: int) -> int:
     from accelerate.utils import broadcast_object_list
 
     return int(broadcast_object_list([seed])[0])
-
-
-def _resolve_device(device) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(
-            f"device must be 'auto' or a torch device string such as 'cpu' or "
-            f"'cuda:0', got {device!r}."
-        ) from exc
-    return str(device)
-
-
-def windows_dataset(X, y) -> Dataset:
-    """The skorch dataset of training windows ``X`` with targets ``y``.
-
-    Parameters
-    ----------
-    X : ndarray of float32, shape (n_windows, n_channels, n_times), or LazyWindows
-    y : Tensor or dict of Tensor
-        The targets, shape (n_windows, ...) each.
-
-    Returns
-    -------
-    dataset : skorch.dataset.Dataset
-        Its batches are taken in one indexing (of the array, or one
-        :meth:`~skeeg.datasets.LazyWindows.read`) when torch's DataLoader asks
-        for a batch's indices; with :func:`collate_windows` (what skeeg's nets
-        use) the DataLoader stacks nothing. Any other DataLoader sees rows.
-    """
-    return _WindowsDataset(X, y)
-
-
-class _WindowsDataset(Dataset):
-    """A skorch dataset that takes a batch in one indexing.
-
-    skorch's own ``Dataset`` indexes, converts and stacks one window at a time:
-    0.5 ms a batch of 64 windows, a few per cent of a small network's step
-    (``benchmarks/overhead.py``). Numpy's fancy indexing takes the batch in
-    0.02 ms, and a LazyWindows reads it in one call.
-    """
-
-    def __getitems__(self, indices) -> _Batch:
-        # torch's DataLoader calls __getitems__ with a batch's indices when
-        # the dataset has it, then collates what it returns.
-        indices = np.asarray(indices, dtype=np.intp)
-        windows = self.X.read(indices) if is_lazy_windows(self.X) else self.X[indices]
-        # A tensor indexed by a tensor: 30 times faster than by an array.
-        rows = torch.from_numpy(indices)
-        y = (
-            {key: target[rows] for key, target in self.y.items()}
-            if isinstance(self.y, dict)
-            else self.y[rows]
-        )
-        return _Batch(torch.from_numpy(windows), y)
-
-    def __getitem__(self, i):
-        return self.__getitems__([i])[0]
-
-
-class _Batch(Sequence):
-    """A batch's windows, shape (batch, n_channels, n_times), and targets,
-    taken together; a sequence of ``(window, target)`` rows to torch's
-    ``default_collate``, passed on as it is by :func:`collate_windows`."""
-
-    def __init__(self, X: torch.Tensor, y) -> None:
-        self.X, self.y = X, y
-
-    def __len__(self) -> int:
-        return len(self.X)
-
-    def __getitem__(self, i: int) -> tuple:
-        return self.X[i], multi_indexing(self.y, i)
-
-
-def collate_windows(data):
-    """The DataLoader ``collate_fn`` of skeeg's nets: a :class:`_Batch` as the
-    ``(X, y)`` it holds, anything else through torch's ``default_collate``."""
-    if isinstance(data, _Batch):
-        return data.X, data.y
-    return default_collate(data)
-
-
-def window_source(X):
-    """Windows for :meth:`DeepClassifierBase._batches`: a tensor for an
-    array, a view that reads each slice from disk for a LazyWindows.
-
-    Parameters
-    ----------
-    X : ndarray of float32, shape (n_windows, n_channels, n_times), or LazyWindows
-
-    Returns
-    -------
-    windows : Tensor or _LazyBatches
-        ``len(windows)`` and ``windows[a:b]`` (a Tensor) work on both.
-    """
-    if is_lazy_windows(X):
-        return _LazyBatches(X)
-    return torch.from_numpy(X)
-
-
-class _LazyBatches:
-    """Slices of a LazyWindows read into tensors: ``len`` and ``[a:b]``, as
-    :meth:`DeepClassifierBase._batches` uses a tensor."""
-
-    def __init__(self, windows) -> None:
-        self.windows = windows
-
-    def __len__(self) -> int:
-        return len(self.windows)
-
-    def __getitem__(self, key: slice) -> torch.Tensor:
-        # The slice's own indices: no arange over the whole dataset per batch.
-        idx = np.arange(*key.indices(len(self.windows)))
-        return torch.from_numpy(self.windows.read(idx))

@@ -43,15 +43,11 @@ from skorch.dataset import Dataset
 from torch import nn
 
 from skeeg._docs import docdict, fill_doc
-from skeeg.base import (
-    DeepClassifierBase,
-    SkeegNet,
-    supervised_loss,
-    window_source,
-    windows_dataset,
-)
-from skeeg.eeg_base import UNLABELLED
+from skeeg.estimators.deep_classifier import DeepClassifierBase
+from skeeg.estimators.eeg_classifier import UNLABELLED
 from skeeg.models.siamese_es import SiameseESNet
+from skeeg.training.batches import window_source, windows_dataset
+from skeeg.training.net import SkeegNet, supervised_loss
 
 #: The sleep stages of AASM, spelled as :func:`skeeg.datasets.rk_to_aasm` does.
 AASM_SLEEP_STAGES = ("W", "N1", "N2", "N3", "REM")

@@ -25,7 +25,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import GroupKFold
 from sklearn.utils import Bunch, check_random_state, check_scalar, column_or_1d
 
-from skeeg.eeg_base import UNLABELLED, is_unlabelled
+from skeeg.estimators.eeg_classifier import UNLABELLED, is_unlabelled
 
 #: Subject-level pooling methods of :func:`aggregate_by_subject`.
 AGGREGATION_METHODS = ("mean_log_odds", "mean", "majority")
