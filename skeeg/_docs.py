@@ -53,12 +53,15 @@ criterion_params : dict or None, default=None
 threshold : float in (0, 1) or "auto", default=0.5
     Two classes: predict ``classes_[1]`` where its probability is above the
     threshold. "auto" picks the threshold that maximises the loss strategy's
-    F-beta (:attr:`skeeg.training.strategies.LossStrategy.target_beta`) on the
-    internal validation split after training. Fitted value: ``threshold_``.
+    F-beta (:attr:`skeeg.training.strategies.LossStrategy.target_beta`) on
+    held-out labelled windows after training: the validation split, or,
+    with ``validation_fraction=None``, a fifth of the labelled windows
+    (stratified; each group on one side with ``groups``) held out from
+    training for that alone. Fitted value: ``threshold_``.
 validation_fraction : float or None, default=None
     Share of the labelled training windows held out to pick the epoch with
-    the best validation F-beta (and to tune ``threshold="auto"``, which needs
-    it). With ``groups`` the split keeps each group on one side
+    the best validation F-beta (and to tune ``threshold="auto"``). With
+    ``groups`` the split keeps each group on one side
     (:class:`~sklearn.model_selection.StratifiedGroupKFold`). None trains on
     everything and keeps the last epoch: with few positive windows a
     validation fifth holds too few of them to pick an epoch (on the README

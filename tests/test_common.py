@@ -326,10 +326,6 @@ def test_fit_rejects_bad_input(mutate, match, bumps):
         ({"n_blocks": 0}, "n_blocks must be 'auto' or an int >= 1"),
         ({"loss": SaSu(warmup_epochs=-1)}, "SaSu.warmup_epochs must be an int >= 0"),
         ({"threshold": 1.0}, "threshold must be 'auto' or a float in"),
-        (
-            {"threshold": "auto"},
-            "threshold='auto' tunes the threshold on the internal validation",
-        ),
         ({"patience": 0}, "patience must be None or an int >= 1"),
         ({"lr": -1.0}, "lr must be a float > 0"),
         ({"validation_fraction": 1.5}, "validation_fraction must be None or a float"),

@@ -130,6 +130,30 @@ def test_threshold_auto_is_tuned_on_the_validation_split():
     np.testing.assert_array_equal(auto.decision_function(X) > 0, proba > expected)
 
 
+def test_threshold_auto_works_with_every_default():
+    # validation_fraction=None (the default): a fifth of the labelled windows
+    # is held out to tune the threshold on, group-aware, and never trains.
+    X, y, groups = bump_dataset(n_windows=200, prevalence=0.2, seed=6)
+    # loss="bce" trains on every window each epoch (SaSu's IncNeg samples).
+    clf = SCClassifier(threshold="auto", loss="bce", max_epochs=2, random_state=0)
+    assert clf.validation_fraction is None
+    clf.fit(X, y, groups=groups)
+    assert clf.net_.train_split is None  # no epoch selection
+
+    def n_trained(estimator):
+        return sum(b["train_batch_size"] for b in estimator.net_.history[-1, "batches"])
+
+    assert 100 <= n_trained(clf) < 200
+    fixed = SCClassifier(loss="bce", max_epochs=2, random_state=0)
+    fixed.fit(X, y, groups=groups)
+    assert n_trained(fixed) == 200
+    assert 0 < clf.threshold_ < 1 and fixed.threshold_ == 0.5
+    proba = clf.predict_proba(X)[:, 1]
+    np.testing.assert_array_equal(clf.predict(X), (proba > clf.threshold_) * 1)
+    # Without groups too.
+    assert 0 < SCClassifier(threshold="auto", max_epochs=1).fit(X, y).threshold_ < 1
+
+
 def test_works_under_tuned_threshold_classifier_cv():
     X, y, _ = bump_dataset(n_windows=240, prevalence=0.1, seed=5)
     clf = SCClassifier(**QUICK, loss="bce", validation_fraction=None)

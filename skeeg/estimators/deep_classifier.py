@@ -51,6 +51,10 @@ from skeeg.training.net import (
 from skeeg.training.recipe import first_output, make_callbacks, make_optimizer
 from skeeg.training.strategies import LossStrategy, resolve_loss
 
+#: Share of the labelled windows ``threshold="auto"`` holds out to tune on
+#: when there is no validation split (``validation_fraction=None``).
+AUTO_THRESHOLD_FRACTION = 0.2
+
 #: The arguments of :class:`torch.utils.data.DataLoader` in this torch.
 _LOADER_ARGUMENTS = frozenset(inspect.signature(DataLoader).parameters)
 #: DataLoader arguments skeeg sets itself, which ``loader_params`` may not.
@@ -244,7 +248,12 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             self.device_ = str(self.accelerator.device)
             seed = _shared_seed(self.accelerator, seed)
         n_outputs = 1 if len(self.classes_) == 2 else len(self.classes_)
-        train, valid = self._split(y_enc, groups, seed)
+        train, valid = self._split(y_enc, groups, seed, self.validation_fraction)
+        # threshold="auto" without a validation split holds out windows to
+        # tune on only: they pick no epoch and never train.
+        tune = valid
+        if self.threshold == "auto" and valid is None:
+            train, tune = self._split(y_enc, groups, seed, AUTO_THRESHOLD_FRACTION)
         # Seed inside a fork so the caller's global torch RNG is left as it was.
         cuda = self.device_.startswith("cuda")
         with torch.random.fork_rng(
@@ -263,9 +272,9 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
                     X[valid], y_enc[valid], **_take(side, valid)
                 )
             self.net_ = self._make_net(module, plan, valid_ds)
-            train_ds = (  # without a split, X itself: no copy of the windows
+            train_ds = (  # training on everything: X itself, no copy of the windows
                 self._make_dataset(X, y_enc, **side)
-                if valid is None
+                if len(train) == len(y_enc)
                 else self._make_dataset(X[train], y_enc[train], **_take(side, train))
             )
             self.net_.fit(train_ds, y=None)
@@ -276,8 +285,8 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             self.accelerator.free_memory()
         y_valid = proba_valid = None
         if self.threshold == "auto":
-            y_valid = y_enc[valid]
-            logits = self._forward_logits(window_source(X[valid]))
+            y_valid = y_enc[tune]
+            logits = self._forward_logits(window_source(X[tune]))
             proba_valid = self._proba(logits)[:, 1]
         self._fit_threshold(y_valid, proba_valid, beta=loss.target_beta)
         return self
@@ -318,11 +327,6 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         if self.accelerator is not None:
             self._check_accelerator()
         self._check_threshold()
-        if self.threshold == "auto" and vf is None:
-            raise ValueError(
-                "threshold='auto' tunes the threshold on the internal validation "
-                "split; set validation_fraction to a float in (0, 1)."
-            )
 
     def _check_accelerator(self) -> None:
         try:
@@ -359,40 +363,40 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
                 "DistributedDataParallel wraps. Launch one process."
             )
 
-    def _split(self, y_enc: np.ndarray, groups, seed: int):
-        """Train and validation indices; validation is None when not used.
+    def _split(self, y_enc: np.ndarray, groups, seed: int, fraction: float | None):
+        """Train indices and a held-out share ``fraction`` of the labelled
+        windows (None when ``fraction`` is None).
 
-        Validation holds labelled windows only; unlabelled ones all train.
+        The held-out windows are labelled; unlabelled ones all train. With
+        ``groups`` each group is on one side.
         """
         all_idx = np.arange(len(y_enc))
-        if self.validation_fraction is None:
+        if fraction is None:
             return all_idx, None
         labelled = y_enc != UNLABELLED
         if groups is not None:
-            n_splits = max(2, round(1 / self.validation_fraction))
+            n_splits = max(2, round(1 / fraction))
             n_groups = len(np.unique(groups[labelled]))
             if n_groups < n_splits:
                 raise ValueError(
-                    f"validation_fraction={self.validation_fraction} needs at least "
-                    f"{n_splits} groups, got {n_groups}; pass more groups or "
-                    "validation_fraction=None."
+                    f"A held-out share of {fraction} (validation_fraction, or "
+                    f"threshold='auto') needs at least {n_splits} groups, got "
+                    f"{n_groups}; pass more groups, or no groups."
                 )
             splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
             split = splitter.split(all_idx[labelled], y_enc[labelled], groups[labelled])
         else:
-            splitter = StratifiedShuffleSplit(
-                1, test_size=self.validation_fraction, random_state=seed
-            )
+            splitter = StratifiedShuffleSplit(1, test_size=fraction, random_state=seed)
             split = splitter.split(all_idx[labelled], y_enc[labelled])
         train, valid = next(split)
         valid = all_idx[labelled][valid]
         missing = set(range(len(self.classes_))) - set(y_enc[valid])
         if missing:
             raise ValueError(
-                f"The validation split (validation_fraction="
-                f"{self.validation_fraction}) holds no window of class(es) "
-                f"{[self.classes_[m] for m in sorted(missing)]}; pass more groups, "
-                "a larger validation_fraction, or validation_fraction=None."
+                f"The held-out share {fraction} (validation_fraction, or "
+                f"threshold='auto') holds no window of class(es) "
+                f"{[self.classes_[m] for m in sorted(missing)]}; pass more "
+                "windows of each class, or more groups."
             )
         return np.setdiff1d(all_idx, valid), valid
 
