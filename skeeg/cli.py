@@ -550,20 +550,36 @@ def build_parser() -> argparse.ArgumentParser:
         "trained on all windows",
     )
     train.add_argument(
-        "--epochs", type=_positive_int, default=None, help="training epochs"
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="training epochs (default: the model's, 30)",
     )
     train.add_argument(
-        "--width", type=_positive_int, default=None, help="channels inside the network"
+        "--width",
+        type=_positive_int,
+        default=None,
+        help="channels inside the network (default: the model's, 16 for sc, 64 "
+        "for resnet1d, 32 for inceptiontime)",
     )
     train.add_argument(
-        "--batch-size", type=_positive_int, default=None, help="windows per batch"
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="windows per batch (default: the model's, 64)",
     )
-    train.add_argument("--lr", type=_positive_float, default=None, help="learning rate")
+    train.add_argument(
+        "--lr",
+        type=_positive_float,
+        default=None,
+        help="learning rate (default: the model's, 3e-3)",
+    )
     train.add_argument(
         "--optimizer",
         choices=("sgd", "adam", "adamw"),
         default=None,
-        help="optimizer (default: sgd with momentum 0.9, the paper's)",
+        help="optimizer (default: adam, the models' default; sgd adds momentum "
+        "0.9 and weight decay 1e-4)",
     )
     train.add_argument(
         "--l-freq",
