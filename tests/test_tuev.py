@@ -6,6 +6,7 @@ No TUEV data is available here, so each test writes TUH-style EDF files
 against closed forms of what was written.
 """
 
+import importlib
 import warnings
 
 import mne
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 
 from skeeg.datasets import load_tuev, read_tuev_events
+from tests.conftest import REPO_ROOT
 
 SFREQ = 250.0
 DURATION_S = 20.0
@@ -39,9 +41,11 @@ def electrode_signal(electrode: str, t: np.ndarray) -> np.ndarray:
     return (10 + 3 * i) * 1e-6 * np.sin(2 * np.pi * (1 + 0.7 * i) * t + 0.3 * i)
 
 
-def write_recording(path, *, reference="REF", drop=(), sfreq=SFREQ):
+def write_recording(
+    path, *, reference="REF", drop=(), sfreq=SFREQ, duration_s=DURATION_S
+):
     """A TUH-style EDF: the 19 TCP electrodes (minus ``drop``) and an EKG."""
-    t = np.arange(int(DURATION_S * sfreq)) / sfreq
+    t = np.arange(int(duration_s * sfreq)) / sfreq
     names = [e for e in ELECTRODES if e not in drop]
     data = [electrode_signal(e, t) for e in names] + [50e-6 * np.sin(2 * np.pi * t)]
     ch_names = [f"EEG {e}-{reference}" for e in names] + [f"EEG EKG1-{reference}"]
@@ -336,3 +340,47 @@ def test_load_tuev_without_events_of_the_chosen_classes(tmp_path):
     write_rec(edf.with_suffix(".rec"), [(0, 4.0, 5.0, 3)])  # one pled only
     with pytest.raises(ValueError, match=r"No events of the classes \['spsw'"):
         load_tuev(tmp_path)
+
+
+def _paper_protocol(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO_ROOT / "benchmarks"))
+    return importlib.import_module("iedeal_paper_protocol")
+
+
+def test_paper_protocol_tuev_flag_fails_clearly_without_the_corpus(
+    tmp_path, monkeypatch, capsys
+):
+    protocol = _paper_protocol(monkeypatch)
+    with pytest.raises(SystemExit):
+        protocol.parse_args(["--tuev", str(tmp_path / "tuh_eeg_events")])
+    message = capsys.readouterr().err
+    assert "tuh_eeg_events: no such folder" in message
+    assert "not in this repository" in message
+
+
+def test_paper_protocol_tuev_setting_draws_the_paper_prevalence(tmp_path, monkeypatch):
+    # 10 spsw and 30 bckg events, one a second from 2 s, over both splits.
+    for split, subject, codes in (
+        ("train", "s1", [1] * 10 + [6] * 15),
+        ("eval", "s2", [6] * 15),
+    ):
+        edf = tmp_path / "edf" / split / subject / f"{subject}_s001_t000.edf"
+        write_recording(edf, duration_s=30.0)
+        write_rec(
+            edf.with_suffix(".rec"),
+            [(k % 22, 2.0 + k, 3.0 + k, c) for k, c in enumerate(codes)],
+        )
+    protocol = _paper_protocol(monkeypatch)
+    task = "spsw_gped_pled_vs_eyem_artf_bckg"
+    prevalence = protocol.TUEV_TASKS[task][2]
+    load = protocol.load_setting(
+        "tuev", task, prevalence, protocol.SIZES["smoke"], tmp_path
+    )
+    X, y, groups, sfreq = load(0)
+    # Odds 0.215 / 0.785: round(30 * odds) = 8 of the 10 positives, then
+    # round(8 / odds) = 29 of the 30 negatives.
+    assert (int(y.sum()), int((y == 0).sum())) == (8, 29)
+    assert X.shape == (37, 22, 375)
+    assert sfreq == SFREQ
+    assert set(groups) == {"s1", "s2"}
+    assert not np.array_equal(load(1)[0], X)
