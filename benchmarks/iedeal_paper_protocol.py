@@ -25,6 +25,13 @@ paired Wilcoxon test of SaSu against each, on every data setting.
 
     python benchmarks/iedeal_paper_protocol.py --size reduced      # CPU
     python benchmarks/iedeal_paper_protocol.py --size full --device cuda
+
+With ``--tuev PATH`` the same protocol runs on the paper's public data set
+instead, the three TUEV subsets of its Table 1, for a user who has the corpus
+(it is not in this repository; see docs/data.md):
+
+    python benchmarks/iedeal_paper_protocol.py --size full --device cuda \
+        --tuev /data/tuh_eeg_events/v2.0.1
 """
 
 from __future__ import annotations
@@ -49,6 +56,17 @@ TABLE3 = ("bce", "wbce", "ewbce", "focal", "sf", "sasu")
 #: Paper Table 4: SaSu with and without its two training devices.
 TABLE4 = ("sasu", "sasu-PreBCE", "sasu-IncNeg", "sasu-both")
 SPARE_EPOCHS = 30
+#: The paper's TUEV subsets (its Table 1): IED classes, negative classes and
+#: the share of positives in its training set, which the windows are drawn to.
+TUEV_TASKS = {
+    "spsw_vs_eyem_artf_bckg": (("spsw",), ("eyem", "artf", "bckg"), 0.0097),
+    "spsw_vs_bckg": (("spsw",), ("bckg",), 0.0119),
+    "spsw_gped_pled_vs_eyem_artf_bckg": (
+        ("spsw", "gped", "pled"),
+        ("eyem", "artf", "bckg"),
+        0.215,
+    ),
+}
 
 
 def make_loss(name: str):
@@ -235,6 +253,38 @@ def load_setting(dataset, task, prevalence, proto: Protocol, data: Path):
         windows_per_subject=proto.windows_per_subject,
         eegmat_subjects=proto.eegmat_subjects,
     )
+    if dataset == "tuev":
+        from skeeg.datasets import load_tuev
+
+        ied, negative, _ = TUEV_TASKS[task]
+        # Both corpus splits, folded by subject like the other settings (the
+        # paper kept the corpus's eval split as its test set instead).
+        tuev = load_tuev(
+            data,
+            split=("train", "eval"),
+            sfreq=250.0,
+            ied_classes=ied,
+            negative_classes=negative,
+        )
+
+        def draw(seed):
+            """All of the scarcer side at ``prevalence``, the rest drawn."""
+            rng = np.random.default_rng(seed)
+            pos, neg = np.flatnonzero(tuev.y == 1), np.flatnonzero(tuev.y == 0)
+            odds = prevalence / (1 - prevalence)
+            n_pos = min(len(pos), round(len(neg) * odds))
+            n_neg = min(len(neg), round(n_pos / odds))
+            keep = np.sort(
+                np.concatenate(
+                    [
+                        rng.choice(pos, n_pos, replace=False),
+                        rng.choice(neg, n_neg, replace=False),
+                    ]
+                )
+            )
+            return tuev.X[keep], tuev.y[keep], tuev.groups[keep], tuev.sfreq
+
+        return draw
     if dataset == "bonn":
         from skeeg.datasets import load_bonn
 
@@ -426,6 +476,14 @@ def parse_args(argv):
     )
     parser.add_argument("--data", type=Path, default=None, help="shared data folder")
     parser.add_argument(
+        "--tuev",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="run on the paper's TUEV subsets from this TUEV folder (your own "
+        "copy: the corpus needs registration and is not in this repository)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=None, help="torch threads per job"
     )
     parser.add_argument("--jobs", type=int, default=1, help="fits in parallel (joblib)")
@@ -435,7 +493,14 @@ def parse_args(argv):
         default=None,
         help="JSON of a cut run: keep its learning rates and finished units",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.tuev is not None and not args.tuev.is_dir():
+        parser.error(
+            f"--tuev {args.tuev}: no such folder. TUEV is not in this repository; "
+            "download it after registering at https://isip.piconepress.com/"
+            "projects/nedc/html/tuh_eeg/ and pass the folder holding edf/."
+        )
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -449,9 +514,13 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     data = args.data or ablation.default_data_dir()
     proto = SIZES[args.size]
+    name = args.size
+    if args.tuev is not None:
+        tuev = tuple(("tuev", task, p) for task, (_, _, p) in TUEV_TASKS.items())
+        proto, data, name = replace(proto, settings=tuev), args.tuev, f"tuev_{name}"
     seeds = list(range(args.seeds or proto.n_seeds))
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"iedeal_paper_{args.size}"
+    stem = args.out / f"iedeal_paper_{name}"
     import torch
 
     meta = {

@@ -1,5 +1,5 @@
-"""EEG data in: readers, windowing, hypnograms, loaders for real sets, the
-bundled sample and the synthetic IED generator."""
+"""EEG data in: readers, windowing, hypnograms, loaders for real sets (TUEV
+included), the bundled sample and the synthetic IED generator."""
 
 from importlib import import_module
 
@@ -13,6 +13,8 @@ _LAZY = {
     "load_bonn": "skeeg.datasets.loaders",
     "load_eegmat": "skeeg.datasets.loaders",
     "load_dreams": "skeeg.datasets.loaders",
+    "load_tuev": "skeeg.datasets.tuev",
+    "read_tuev_events": "skeeg.datasets.tuev",
     "load_sample": "skeeg.datasets.sample",
     "make_ied_dataset": "skeeg.datasets.synthetic",
     "make_sleep_ied_dataset": "skeeg.datasets.sleep_ied",
