@@ -15,6 +15,7 @@ do so); these transformers are for data that is already windowed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from numbers import Integral, Real
 
@@ -334,6 +335,74 @@ def _check_ch_names(ch_names, n_channels: int) -> list | None:
     if len(set(ch_names)) != len(ch_names):
         raise ValueError(f"ch_names has duplicate names: {ch_names}.")
     return ch_names
+
+
+def derivation_matrix(
+    ch_names: Sequence[str], available: Sequence[str]
+) -> tuple[list[str], np.ndarray]:
+    """How to build channels ``ch_names`` from the channels of a recording.
+
+    A name in ``available`` is taken as it is. A name missing there that
+    reads ``"A-B"`` with both ``A`` and ``B`` in ``available`` is the bipolar
+    derivation ``A - B`` (as :func:`mne.set_bipolar_reference` names it), so a
+    model trained on bipolar windows (``"EEG Fp1-EEG F7"``) runs on the
+    referential recording they were derived from. A name may hold several
+    ``-`` (``"EEG A2-A1"``): exactly one split must name two channels.
+
+    Parameters
+    ----------
+    ch_names : sequence of str
+        The channels a model expects, in order.
+    available : sequence of str
+        The channels of the recording.
+
+    Returns
+    -------
+    sources : list of str
+        The recording's channels to read, in order.
+    matrix : ndarray of shape (len(ch_names), len(sources))
+        ``matrix @ data[sources]`` gives the expected channels: +1 for a
+        channel or an anode, -1 for a cathode.
+
+    Raises
+    ------
+    ValueError
+        Naming the channels that are neither in ``available`` nor a bipolar
+        pair of its channels, or a name with more than one reading.
+    """
+    available = list(available)
+    terms, missing = [], []
+    for name in ch_names:
+        if name in available:
+            terms.append([(name, 1.0)])
+            continue
+        splits = [
+            (name[:i], name[i + 1 :])
+            for i, char in enumerate(name)
+            if char == "-" and name[:i] in available and name[i + 1 :] in available
+        ]
+        if len(splits) > 1:
+            raise ValueError(
+                f"Channel {name!r} reads as more than one bipolar pair of the "
+                f"recording's channels: {splits}."
+            )
+        if not splits:
+            missing.append(name)
+            continue
+        ((anode, cathode),) = splits
+        terms.append([(anode, 1.0), (cathode, -1.0)])
+    if missing:
+        raise ValueError(
+            f"The recording lacks the channels {missing} that the model expects "
+            "(neither a channel of the recording nor a bipolar pair 'A-B' of "
+            f"two of them); it has {available}."
+        )
+    sources = list(dict.fromkeys(ch for term in terms for ch, _ in term))
+    matrix = np.zeros((len(terms), len(sources)))
+    for row, term in enumerate(terms):
+        for ch, sign in term:
+            matrix[row, sources.index(ch)] = sign
+    return sources, matrix
 
 
 @fill_doc

@@ -28,7 +28,8 @@ from skeeg.detection import (
 )
 from skeeg.evaluation.event_metrics import event_scores, match_events
 from skeeg.features import SpikeFeatures
-from skeeg.preprocessing import BandpassFilter, ChannelSelector
+from skeeg.model_file import load_model, save_model
+from skeeg.preprocessing import BandpassFilter, ChannelSelector, derivation_matrix
 
 SFREQ = 100.0
 CH_NAMES = ["EEG0", "EEG1", "EEG2"]
@@ -595,3 +596,45 @@ def test_real_edf_streams_like_the_full_load(shared_data):
     onset, scores = full_load_scores(model, path, 2.0, 1.5)
     np.testing.assert_allclose(streamed["onset"], onset)
     np.testing.assert_allclose(streamed["score"], scores, rtol=1e-12, atol=1e-12)
+
+
+# -- the montage travels with the model ---------------------------------------
+def test_a_model_of_bipolar_windows_runs_on_the_referential_recording(tmp_path):
+    referential, times = planted_raw(seed=4, duration_s=60.0)
+    bipolar = mne.set_bipolar_reference(
+        referential.copy().load_data(),
+        anode=["EEG0", "EEG1"],
+        cathode=["EEG1", "EEG2"],
+        verbose=False,
+    )
+    assert bipolar.ch_names == ["EEG0-EEG1", "EEG1-EEG2"]
+    windows = make_fixed_windows(
+        bipolar, window_s=1.0, stride_s=0.5, events=times, center_fraction=1.0
+    )
+    model = make_pipeline(SpikeFeatures(), LogisticRegression(max_iter=1000))
+    model.fit(windows.X, windows.y)
+    path = save_model(
+        model, tmp_path / "m.skeeg", sfreq=SFREQ, ch_names=bipolar.ch_names
+    )
+    loaded = load_model(path)
+    on_referential = score_recording(loaded, referential, ch_names=bipolar.ch_names)
+    on_bipolar = score_recording(loaded, bipolar, ch_names=bipolar.ch_names)
+    np.testing.assert_allclose(on_referential["score"], on_bipolar["score"])
+    # A recording that really lacks an electrode still gets the clear error.
+    with pytest.raises(ValueError, match=r"lacks the channels \['EEG1-EEG2'\]"):
+        score_recording(
+            loaded,
+            referential.copy().drop_channels(["EEG2"]),
+            ch_names=bipolar.ch_names,
+        )
+
+
+def test_derivation_matrix_reads_bipolar_names():
+    sources, matrix = derivation_matrix(
+        ["EEG A2-A1", "EEG Fp1-EEG F7", "EEG F7"],
+        ["EEG Fp1", "EEG F7", "EEG A2-A1"],
+    )
+    assert sources == ["EEG A2-A1", "EEG Fp1", "EEG F7"]
+    np.testing.assert_array_equal(matrix, [[1, 0, 0], [0, 1, -1], [0, 0, 1]])
+    with pytest.raises(ValueError, match="more than one bipolar pair"):
+        derivation_matrix(["a-b-c"], ["a", "b-c", "a-b", "c"])

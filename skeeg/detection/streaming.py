@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from skeeg.datasets.io import read_raw
 from skeeg.datasets.windowing import _take_windows, _window_samples
 from skeeg.detection.events import TIME_SLACK_S, as_events
-from skeeg.preprocessing import Resampler
+from skeeg.preprocessing import Resampler, derivation_matrix
 
 __all__ = ["score_recording", "windows_to_events", "detect_events"]
 
@@ -48,7 +48,14 @@ Recording = mne.io.BaseRaw | str | os.PathLike
 
 
 class _Reader:
-    """Samples ``[start, stop)`` of the picked channels at the model's rate.
+    """Samples ``[start, stop)`` of the model's channels at the model's rate.
+
+    The channels are ``matrix @`` the recording's ``sources`` (an identity
+    for channels the recording has, +1/-1 rows for bipolar derivations;
+    :func:`skeeg.preprocessing.derivation_matrix`), applied to each block as
+    it is read: MNE's :func:`~mne.set_bipolar_reference` needs the whole
+    recording in memory, and the derivation is linear, so it commutes with
+    the resampling below.
 
     With ``up / down != 1`` the signal is resampled block by block with
     :func:`scipy.signal.resample_poly`; each block is computed from an input
@@ -58,8 +65,15 @@ class _Reader:
     block equals the same samples of the whole recording resampled at once.
     """
 
-    def __init__(self, raw: mne.io.BaseRaw, ch_names: list[str], up=1, down=1):
-        self.raw, self.ch_names, self.up, self.down = raw, ch_names, up, down
+    def __init__(
+        self, raw: mne.io.BaseRaw, sources: list[str], matrix, up=1, down=1
+    ) -> None:
+        self.raw, self.sources, self.up, self.down = raw, sources, up, down
+        identity = matrix.shape[0] == matrix.shape[1] and np.array_equal(
+            matrix, np.eye(len(matrix))
+        )
+        self.matrix = None if identity else matrix
+        self.n_channels = len(matrix)
         # resample_poly's filter spans 10 * max(up, down) samples of the
         # up-sampled signal on each side; twice that as margin, in whole
         # multiples of ``down`` input samples.
@@ -67,13 +81,17 @@ class _Reader:
         self.margin = down * -(-reach // down)
         self.n_times = -(-raw.n_times * up // down)
 
+    def _get(self, start: int, stop: int) -> np.ndarray:
+        x = self.raw.get_data(picks=self.sources, start=start, stop=stop)
+        return x if self.matrix is None else self.matrix @ x
+
     def read(self, start: int, stop: int) -> np.ndarray:
         if self.up == self.down == 1:
-            return self.raw.get_data(picks=self.ch_names, start=start, stop=stop)
+            return self._get(start, stop)
         grid_start = start // self.up * self.down  # an input multiple of down
         lo = max(0, grid_start - self.margin)
         hi = min(self.raw.n_times, -(-stop * self.down // self.up) + self.margin)
-        x = self.raw.get_data(picks=self.ch_names, start=lo, stop=hi)
+        x = self._get(lo, hi)
         offset = lo * self.up // self.down
         return resample_poly(x, self.up, self.down, axis=1)[
             :, start - offset : stop - offset
@@ -185,12 +203,10 @@ def _channels(raw: mne.io.BaseRaw, picks, ch_names, steps: list) -> list[str]:
         ch_names, source = _model_param(steps, "ch_names")
     if ch_names is not None:
         ch_names = [str(name) for name in ch_names]
-        missing = [name for name in ch_names if name not in raw.ch_names]
-        if missing:
-            raise ValueError(
-                f"The recording lacks the channels {missing} that the model "
-                f"expects ({source}); it has {list(raw.ch_names)}."
-            )
+        try:
+            derivation_matrix(ch_names, raw.ch_names)
+        except ValueError as exc:
+            raise ValueError(f"{exc} (expected channels: {source})") from None
     if picks is None:
         return ch_names if ch_names is not None else _pick_names(raw, "data")
     picked = _pick_names(raw, picks)
@@ -229,7 +245,7 @@ def _plan(model, raw, *, window_s, step_s, picks, sfreq, ch_names, resample) -> 
             f"fitted with {n_channels_in} channels (n_channels_in_="
             f"{n_channels_in}); choose them with picks= or ch_names=."
         )
-    reader = _Reader(raw, names, up, down)
+    reader = _Reader(raw, *derivation_matrix(names, raw.ch_names), up, down)
     n_samples = reader.n_times
     n_times_in = _fitted_attr(model, steps, "n_times_in_")
     if window_s is None:
@@ -262,7 +278,7 @@ def _scores(model, plan: _Plan, chunk: int, batch_size: int, progress):
     samples at a time and keeping only what later windows still need."""
     starts, n_times = plan.starts, plan.n_times
     scores = np.empty(len(starts))
-    buffer = np.empty((len(plan.reader.ch_names), 0))
+    buffer = np.empty((plan.reader.n_channels, 0))
     buffer_start = read_stop = 0
     last_stop = int(starts[-1]) + n_times
     done = 0
