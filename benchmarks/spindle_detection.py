@@ -15,7 +15,7 @@ Detectors (same windows, labels, folds and threshold rule):
 - ``sigma+LR``: the classic sigma-power rule (the first two features of
   Lacourse et al.'s A7: absolute and relative 11-16 Hz power), with the
   weights of the two features and the threshold fitted instead of set by
-  hand (:class:`SigmaPower` + logistic regression).
+  hand (:class:`skeeg.features.SigmaPower` + logistic regression).
 
 Protocol (``docs/spindle_detection.md`` gives the reasons):
 
@@ -48,11 +48,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import periodogram
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
-from skeeg._validation import validate_eeg
 from skeeg.evaluation.metrics import scores_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -129,93 +125,6 @@ SIZES = {
         batch_size=128,
     ),
 }
-
-
-class SigmaPower(TransformerMixin, BaseEstimator):
-    """Absolute and relative sigma-band power of each channel of each window.
-
-    Per channel, from the Hann-tapered periodogram of the window
-    (:func:`scipy.signal.periodogram`): ``log10`` of the power in the sigma
-    band (V^2), and ``log10`` of its ratio to the power in the broad band. These
-    are the first two features of the A7 spindle detector (Lacourse et al.
-    2019), computed per window instead of on a sliding 0.3-s window.
-
-    Parameters
-    ----------
-    sfreq : float
-        Sampling rate of the windows in Hz.
-    sigma : tuple of float, default=(11.0, 16.0)
-        The sigma band in Hz, edges included.
-    broad : tuple of float, default=(4.5, 20.0)
-        The broad band in Hz (A7's starts at 4.5 Hz; 20 Hz as SC's band).
-
-    Attributes
-    ----------
-    n_channels_in_ : int
-    n_times_in_ : int
-    n_features_in_ : int
-    """
-
-    def __init__(self, sfreq, sigma=(11.0, 16.0), broad=(4.5, 20.0)):
-        self.sfreq = sfreq
-        self.sigma = sigma
-        self.broad = broad
-
-    def fit(self, X, y=None) -> SigmaPower:
-        """Check the bands against the window and record its shape.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
-            Windows in volts.
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        X, _ = validate_eeg(self, X, reset=True, min_times=2)
-        freqs = np.fft.rfftfreq(X.shape[-1], 1 / self.sfreq)
-        for name in ("sigma", "broad"):
-            lo, hi = getattr(self, name)
-            if not 0 <= lo < hi <= self.sfreq / 2:
-                raise ValueError(
-                    f"{name}={getattr(self, name)!r} must be (low, high) Hz with "
-                    f"0 <= low < high <= sfreq/2 = {self.sfreq / 2:g}."
-                )
-            if not np.any((freqs >= lo) & (freqs <= hi)):
-                raise ValueError(
-                    f"{name}={getattr(self, name)!r} holds no frequency of a "
-                    f"{X.shape[-1]}-sample periodogram at {self.sfreq:g} Hz."
-                )
-        return self
-
-    def transform(self, X) -> np.ndarray:
-        """The two features.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
-
-        Returns
-        -------
-        features : ndarray of shape (n_windows, n_channels * 2)
-            Per channel: log10 sigma power (V^2: the power spectral density
-            summed over the band's bins times the bin width), log10 sigma /
-            broad power.
-        """
-        check_is_fitted(self, "n_times_in_")
-        X, _ = validate_eeg(self, X, reset=False)
-        freqs, density = periodogram(X, fs=self.sfreq, window="hann", axis=-1)
-        band = {
-            name: density[..., (freqs >= lo) & (freqs <= hi)].sum(axis=-1) * freqs[1]
-            for name, (lo, hi) in (("sigma", self.sigma), ("broad", self.broad))
-        }
-        # A flat window has no power anywhere; the floor keeps the log finite.
-        tiny = np.finfo(float).tiny
-        sigma = np.maximum(band["sigma"], tiny)
-        relative = sigma / np.maximum(band["broad"], tiny)
-        return np.log10(np.stack([sigma, relative], axis=2)).reshape(len(X), -1)
 
 
 @dataclass(frozen=True)
@@ -351,6 +260,7 @@ def make_detector(name: str, size: Size, seed: int, device: str):
     from sklearn.preprocessing import StandardScaler
 
     from skeeg import SCClassifier
+    from skeeg.features import SigmaPower
     from skeeg.preprocessing import BandpassFilter, Scaler
 
     if name == "sigma+LR":

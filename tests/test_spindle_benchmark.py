@@ -1,6 +1,6 @@
 """The DREAMS spindle benchmark: its labelling and event rules on hand-built
-cases, its baseline's features against closed forms, and a smoke run on the
-real excerpts (skipped without the data)."""
+cases, and a smoke run on the real excerpts (skipped without the data). Its
+baseline's features are skeeg.features.SigmaPower (tests/test_features.py)."""
 
 from __future__ import annotations
 
@@ -64,30 +64,6 @@ def test_centre_events_span_the_centre_regions_of_their_windows(bench):
     np.testing.assert_allclose(events["duration"], [0.75, 0.25])
     # Peaks stay at the centre of the best window.
     np.testing.assert_allclose(events["peak"], [0.5, 2.5])
-
-
-def test_sigma_power_of_sines_matches_closed_form(bench):
-    sfreq, t = 100.0, np.arange(100) / 100.0
-    amplitude = 20e-6
-    X = np.stack(
-        [
-            amplitude * np.sin(2 * np.pi * 13 * t),  # in the sigma band
-            amplitude * np.sin(2 * np.pi * 7 * t),  # broad band only
-        ]
-    )[:, None, :]
-    features = bench.SigmaPower(sfreq).fit(X).transform(X)
-    assert features.shape == (2, 2)
-    # A sine of amplitude A has power A^2 / 2, all of it near 13 Hz.
-    assert features[0, 0] == pytest.approx(np.log10(amplitude**2 / 2), abs=0.02)
-    assert features[0, 1] == pytest.approx(0.0, abs=0.01)
-    # At 7 Hz the sigma band holds only the Hann window's leakage.
-    assert features[1, 1] < -3
-
-
-def test_sigma_power_rejects_a_band_above_nyquist(bench):
-    X = np.zeros((2, 1, 100))
-    with pytest.raises(ValueError, match="sigma=.*sfreq/2 = 25"):
-        bench.SigmaPower(50.0, sigma=(20.0, 30.0)).fit(X)
 
 
 @pytest.mark.slow
