@@ -29,7 +29,6 @@ paired Wilcoxon test of SaSu against each, on every data setting.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -40,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
 import iedeal_ablation as ablation  # noqa: E402
 
 #: Learning rates tried per loss (the paper's grid).
@@ -417,16 +417,10 @@ def sanity_gate(rows: list[dict]) -> str:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds")
-    parser.add_argument(
-        "--out", type=Path, default=ablation.REPO_ROOT / "benchmarks" / "results"
-    )
-    parser.add_argument("--data", type=Path, default=None, help="shared data folder")
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch threads per job"
+    parser = harness.argument_parser(
+        __doc__,
+        SIZES,
+        threads={"help": "torch threads per job (default: torch's)"},
     )
     parser.add_argument("--jobs", type=int, default=1, help="fits in parallel (joblib)")
     parser.add_argument(
@@ -446,42 +440,33 @@ def main(argv: list[str] | None = None) -> dict:
     result : dict
         ``{"metadata": ..., "learning_rates": ..., "rows": [...]}``.
     """
-    args = parse_args(argv)
-    data = args.data or ablation.default_data_dir()
-    proto = SIZES[args.size]
-    seeds = list(range(args.seeds or proto.n_seeds))
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"iedeal_paper_{args.size}"
     import torch
 
-    meta = {
-        "command": "python benchmarks/iedeal_paper_protocol.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-        "protocol": asdict(proto),
-        "lr_grid": LR_GRID,
-        "seeds": seeds,
-        "device": args.device,
-        "cpu_model": ablation.cpu_model(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "threads": args.threads or torch.get_num_threads(),
-        "jobs": args.jobs,
-    }
+    args = parse_args(argv)
+    proto, seeds = harness.start_study(args, SIZES)
+    stem = args.out / f"iedeal_paper_{args.size}"
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        protocol=asdict(proto),
+        lr_grid=LR_GRID,
+        seeds=seeds,
+        threads=args.threads or torch.get_num_threads(),
+        jobs=args.jobs,
+    )
     start = time.perf_counter()
-    rows, lrs, earlier_s = [], {}, 0.0
+    rows, lrs = [], {}
     if args.resume is not None:
         previous = json.loads(args.resume.read_text())
         rows, lrs = previous["rows"], previous["learning_rates"]
-        earlier_s = previous["metadata"]["wall_s"]
+        meta["resumed_wall_s"] = previous["metadata"]["wall_s"]
         meta["resumed_from"] = previous["metadata"]["command"]
     setting = {}
 
     def write() -> str:
-        meta["wall_s"] = earlier_s + time.perf_counter() - start
-        result = {"metadata": meta, "learning_rates": lrs, "rows": rows}
-        stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
         text = sanity_gate(rows) + "\n\n" + tables(rows)
-        stem.with_suffix(".txt").write_text(text + "\n")
+        harness.write_results(stem, meta, rows, text, learning_rates=lrs)
         return text
 
     def log(row):
@@ -502,7 +487,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     for dataset, task, prevalence in proto.settings:
         setting = {"dataset": dataset, "task": task, "prevalence": prevalence}
-        load = load_setting(dataset, task, prevalence, proto, data)
+        load = load_setting(dataset, task, prevalence, proto, args.data)
         key = f"{dataset}/{task}/{prevalence:g}"
         if key not in lrs:
             X, y, groups, sfreq = load(0)

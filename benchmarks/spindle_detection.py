@@ -38,9 +38,6 @@ Protocol (``docs/spindle_detection.md`` gives the reasons):
 
 from __future__ import annotations
 
-import argparse
-import json
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -52,7 +49,7 @@ import pandas as pd
 from skeeg.evaluation.metrics import scores_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import iedeal_ablation as ablation  # noqa: E402
+import harness  # noqa: E402
 
 #: The DREAMS folder inside the shared data folder.
 DREAMS_FOLDER = "dreams_spindles_CC-BY-NC-ND"
@@ -516,10 +513,7 @@ def report(rows: list[dict]) -> str:
 def plot(rows: list[dict], path: Path) -> None:
     """Event F1 (IoU rule) per excerpt: the detectors against each expert and
     expert 2 against expert 1."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = harness.pyplot()
 
     table = summary(rows, "iou")
     pairs = list(dict.fromkeys((t["detector"], t["reference"]) for t in table))
@@ -548,62 +542,13 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7, ncol=len(pairs), loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def metadata(args, size: Size, seeds: list[int], argv: list[str]) -> dict:
-    """Versions, hardware, threads, seeds and the exact command."""
-    import skorch
-    import torch
-
-    from skeeg.model_file import _versions
-
-    return {
-        "command": " ".join(shlex.quote(a) for a in ["python", *argv]),
-        "size": args.size,
-        "recipe": asdict(size),
-        "thresholds": THRESHOLDS.tolist(),
-        "matching": MATCHING,
-        "scored_s": SCORED_S,
-        "seeds": seeds,
-        "device": args.device,
-        "versions": {**_versions(), "skorch": skorch.__version__},
-        "cpu_model": ablation.cpu_model(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch_threads": torch.get_num_threads(),
-    }
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument(
-        "--seeds", type=int, default=None, help="SC seeds (default: the size's)"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=ablation.REPO_ROOT / "benchmarks" / "results"
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="shared data folder (default $SKEEG_SHARED_DATA or ../shared/data)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default torch's)"
-    )
-    return parser.parse_args(argv)
+    harness.save_figure(fig, path)
 
 
 def write_outputs(stem: Path, meta: dict, rows: list[dict]) -> str:
     """Write ``<stem>.json``, ``<stem>.txt`` and ``<stem>_f1.png``; return the text."""
     text = report(rows)
-    result = {"metadata": meta, "rows": rows, "table": summary(rows, "iou")}
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    stem.with_suffix(".txt").write_text(text + "\n")
+    harness.write_results(stem, meta, rows, text, table=summary(rows, "iou"))
     plot(rows, stem.parent / f"{stem.name}_f1.png")
     return text
 
@@ -611,39 +556,30 @@ def write_outputs(stem: Path, meta: dict, rows: list[dict]) -> str:
 def main(argv: list[str] | None = None) -> dict:
     """Run the study; print the tables; write ``<out>/spindle_detection_<size>.*``.
 
-    Parameters
-    ----------
-    argv : list of str, optional
-        Command-line arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    result : dict
-        ``{"metadata": ..., "rows": [...]}``: one row per (excerpt, detector,
-        seed) with its threshold and scores against each expert, and one
-        ``"expert 2"`` row per excerpt scored by both experts.
+    ``argv``: the command line (default ``sys.argv[1:]``). Returns ``{"metadata":
+    ..., "rows": [...]}``: one row per (excerpt, detector, seed) with its threshold
+    and scores against each expert, and one ``"expert 2"`` row per excerpt scored by
+    both experts.
     """
-    import torch
-
-    full_argv = ["benchmarks/spindle_detection.py"]
-    full_argv += sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
-    data = args.data or ablation.default_data_dir()
-    if not (data / DREAMS_FOLDER).is_dir():
-        sys.exit(
-            f"DREAMS data not found: {data / DREAMS_FOLDER} (pass --data or set "
-            "SKEEG_SHARED_DATA)."
-        )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    size = SIZES[args.size]
-    seeds = list(range(args.seeds or size.n_seeds))
-    args.out.mkdir(parents=True, exist_ok=True)
+    parser = harness.argument_parser(
+        __doc__, SIZES, seeds={"help": "SC seeds (default: the size's)"}
+    )
+    args = parser.parse_args(argv)
+    size, seeds = harness.start_study(args, SIZES, DREAMS_FOLDER)
     stem = args.out / f"spindle_detection_{args.size}"
-    meta = metadata(args, size, seeds, full_argv)
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        recipe=asdict(size),
+        thresholds=THRESHOLDS.tolist(),
+        matching=MATCHING,
+        scored_s=SCORED_S,
+        seeds=seeds,
+    )
 
     numbers = sorted(set(size.train_pool) | set(size.test_excerpts))
-    excerpts = load_excerpts(data, numbers, size.sfreq)
+    excerpts = load_excerpts(args.data, numbers, size.sfreq)
     rows = agreement_rows(excerpts, size.test_excerpts)
     start = time.perf_counter()
     for test in size.test_excerpts:
@@ -661,7 +597,6 @@ def main(argv: list[str] | None = None) -> dict:
                     f"{row['train_f1']:.3f}), {f1}",
                     flush=True,
                 )
-        meta["wall_s"] = time.perf_counter() - start
         text = write_outputs(stem, meta, rows)
     print(text)
     print(f"wrote {stem}.json/.txt/_f1.png in {meta['wall_s']:.0f} s")
