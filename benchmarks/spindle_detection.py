@@ -681,6 +681,8 @@ def plot(rows: list[dict], path: Path) -> None:
     pairs = list(dict.fromkeys((t["detector"], t["reference"]) for t in table))
     excerpts = list(dict.fromkeys(t["excerpt"] for t in table))
     width = 0.8 / len(pairs)
+    # matplotlib's colour cycle less its grey, which marks expert 2.
+    colours = iter(f"C{k}" for k in (0, 1, 2, 3, 4, 5, 6, 8, 9) * len(pairs))
     fig, ax = plt.subplots(figsize=(max(1.2 * len(excerpts) + 2, 7), 4.6))
     for i, (detector, reference) in enumerate(pairs):
         values = {
@@ -694,7 +696,7 @@ def plot(rows: list[dict], path: Path) -> None:
             [values[e] for e in excerpts if e in values],
             width,
             label=f"{detector} vs {reference}",
-            color="0.3" if detector == EXPERT2 else None,
+            color="0.3" if detector == EXPERT2 else next(colours),
         )
     ax.set_xticks(
         np.arange(len(excerpts)) + 0.4 - width / 2,
