@@ -4,15 +4,21 @@ results files.
 A benchmark declares its run sizes as a registry ``SIZES = {"smoke": ...,
 "reduced": ..., "full": ...}`` (a dataclass or a dict per size: everything a
 size fixes), builds its command line with :func:`argument_parser` (``--size``
-chooses from the registry; the other common options by name), records
-:func:`provenance` before it measures anything, and writes
-``<stem>.json`` and ``<stem>.txt`` with :func:`write_results`:
+chooses from the registry; the other common options by name, :data:`STUDY`
+or :data:`SPEED`), records :func:`provenance` before it measures anything,
+and writes ``<stem>.json`` and ``<stem>.txt`` with :func:`write_results`
+(after every step, if it likes: a cut run keeps what it finished)::
 
     args = harness.argument_parser(__doc__, SIZES).parse_args(argv)
-    harness.pin_threads(args.threads)
-    meta = harness.provenance(__file__, argv, args, seeds=seeds)
+    size, seeds = harness.start_study(args, SIZES, "eegmat")
+    meta = harness.provenance(__file__, argv, args, recipe=asdict(size), seeds=seeds)
     ...
     harness.write_results(args.out / f"name_{args.size}", meta, rows, text)
+
+Also here: :func:`run_worker` and :func:`print_worker_result` for a
+measurement in a fresh interpreter, :func:`peak_rss_mb`, :func:`cpu_model`
+and :func:`gpu_name`, :func:`pyplot` and :func:`save_figure` for the plots,
+and :func:`header` for the top of a text result.
 
 The scripts import it as ``import harness`` after putting ``benchmarks/`` on
 ``sys.path``.

@@ -18,8 +18,8 @@ pre-trained on ~3000 NSRR nights; nothing is trained here) on the same 30-s
 epochs, given the excerpt at its native rate and the channel's name. YASA
 asserts a rate above 80 Hz, so it refuses excerpt 3 (50 Hz): that is recorded
 as "refused" and the side-by-side table compares both on the excerpts YASA
-accepts. YASA is optional (``pip install yasa``); without it the YASA rows are
-"not importable".
+accepts. YASA is optional (``pip install 'skeeg[bench]'``); without it the YASA
+rows are "not importable".
 
 Labels: an epoch's stage is the expert stage at its centre (the convention of
 :func:`skeeg.datasets.load_dreams`); epochs scored as movement time or not
