@@ -276,8 +276,8 @@ def package_version(distribution: str) -> str | None:
 
 
 def git_commit() -> str | None:
-    """The repository's HEAD, with ``-dirty`` when tracked files differ from
-    it; None outside a git checkout."""
+    """The repository's HEAD, with ``-dirty`` when tracked files other than
+    results differ from it; None outside a git checkout."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"],
@@ -287,7 +287,9 @@ def git_commit() -> str | None:
             check=True,
         ).stdout.strip()
         changed = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
+            # A run rewrites its own results: they do not make the code dirty.
+            ["git", "status", "--porcelain", "--untracked-files=no", "--"]
+            + [".", f":!{RESULTS_DIR.relative_to(REPO_ROOT)}"],
             cwd=REPO_ROOT,
             capture_output=True,
             text=True,
