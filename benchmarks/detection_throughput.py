@@ -40,11 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,9 +49,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model, gpu_name  # noqa: E402
+import harness  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SFREQ = 512.0
 CH_NAMES = ("Fp1-F7", "F7-T3", "T3-T5", "T5-O1", "Fp2-F8")
 #: Relative amplitude of the planted spikes on each channel (a focus at T3).
@@ -233,18 +228,6 @@ def _time_forward_only(model) -> dict:
     return spent
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB (``VmHWM``, reset by exec;
-    ``ru_maxrss`` where ``/proc`` is missing)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _timed_detection(model, args, window_s: float) -> dict:
     """One ``detect_events`` run over the EDF: times, events, event F1."""
     from skeeg.detection import detect_events
@@ -271,7 +254,7 @@ def _timed_detection(model, args, window_s: float) -> dict:
         "cpu_s": cpu,
         "n_events": len(events),
         "event_f1": scores["f1"],
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": harness.peak_rss_mb(),
         "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
@@ -284,8 +267,9 @@ def worker(args: argparse.Namespace) -> dict:
     """
     import torch
 
-    torch.set_num_threads(args.threads)
     from skeeg.model_file import load_model, read_model_metadata
+
+    harness.pin_threads(args.threads)
 
     if args.worker == "spectrogram":
         with np.load(args.train) as data:
@@ -295,7 +279,7 @@ def worker(args: argparse.Namespace) -> dict:
         model = load_model(args.model, device=args.device)
         model.set_params(clf__batch_size=args.batch_size)
         window_s = read_model_metadata(args.model)["window_s"]
-    rss_before = peak_rss_mb()
+    rss_before = harness.peak_rss_mb()
     results = {args.worker: _timed_detection(model, args, window_s)}
     if args.worker == "sc":
         spent = _time_forward_only(model)
@@ -309,19 +293,14 @@ def worker(args: argparse.Namespace) -> dict:
     for result in results.values():
         result["rss_before_mb"] = rss_before
         result["torch_threads"] = torch.get_num_threads()
-    print("RESULT " + json.dumps(results))
+    harness.print_worker_result(results)
     return results
 
 
 def measure(name: str, edf: Path, files: dict, hours: float, args) -> dict:
     """Run :func:`worker` in a fresh interpreter with the threads pinned;
     its results by pipeline."""
-    env = dict(os.environ)
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[variable] = str(args.threads)
-    command = [
-        sys.executable,
-        str(Path(__file__).resolve()),
+    arguments = [
         "--worker",
         name,
         "--edf",
@@ -336,13 +315,7 @@ def measure(name: str, edf: Path, files: dict, hours: float, args) -> dict:
         *("--model", str(files["model"]), "--train", str(files["train"])),
         *("--spikes", str(files[edf])),
     ]
-    done = subprocess.run(
-        command, env=env, capture_output=True, text=True, cwd=REPO_ROOT
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{name} on {edf.name} failed:\n{done.stderr}")
-    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT ") :])
+    return harness.run_worker(__file__, arguments, args.threads)
 
 
 # -- the run ------------------------------------------------------------------------
@@ -441,39 +414,22 @@ def run(args) -> tuple[list[dict], list[dict]]:
     return rows, summaries
 
 
-def metadata(args, argv: list[str]) -> dict:
-    """Versions, hardware, threads, settings and the exact command."""
-    import scipy
-    import sklearn
-    import torch
-
-    import skeeg
-
-    return {
-        "command": shlex.join(["python", "benchmarks/detection_throughput.py", *argv]),
-        "versions": {
-            "python": platform.python_version(),
-            "skeeg": skeeg.__version__,
-            "torch": torch.__version__,
-            "sklearn": sklearn.__version__,
-            "scipy": scipy.__version__,
-            "numpy": np.__version__,
-        },
-        "cpu_model": cpu_model(),
-        "os_cpu_count": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
-        "threads": args.threads,
-        "device": args.device,
-        "gpu": gpu_name(args.device),
-        "seed": args.seed,
-        "repeats": args.repeats,
-        "recording": {
+def provenance(args, argv: list[str] | None) -> dict:
+    """:func:`harness.provenance` with the settings of the run."""
+    return harness.provenance(
+        __file__,
+        argv,
+        args,
+        threads=args.threads,
+        seed=args.seed,
+        repeats=args.repeats,
+        recording={
             "n_channels": len(CH_NAMES),
             "sfreq": SFREQ,
             "format": "EDF (edfio), 16-bit, 1-s records",
             "spike_every_s": 30.0,
         },
-        "model": {
+        model={
             "sc_width": WIDTH,
             "window_s": WINDOW_S,
             "step_s": WINDOW_S,
@@ -483,7 +439,7 @@ def metadata(args, argv: list[str]) -> dict:
             "train_batch_size": TRAIN_BATCH_SIZE,
             "epochs": args.epochs,
         },
-    }
+    )
 
 
 def table(rows: list[dict]) -> str:
@@ -505,7 +461,16 @@ def table(rows: list[dict]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = harness.argument_parser(
+        __doc__,
+        None,
+        harness.SPEED,
+        threads=harness.ONE_THREAD,
+        device={
+            "help": "torch device the saved model is loaded onto and scores on "
+            "(training stays on the CPU; default: cpu)"
+        },
+    )
     parser.add_argument(
         "--hours",
         type=float,
@@ -514,20 +479,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="recording lengths in hours (default: 1 24)",
     )
     parser.add_argument(
-        "--threads", type=int, default=1, help="torch and BLAS threads (default: 1)"
-    )
-    parser.add_argument(
         "--repeats",
         type=int,
         default=1,
         help="runs of each measurement, interleaved; the fastest is kept",
-    )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--device",
-        default="cpu",
-        help="torch device the saved model is loaded onto and scores on "
-        "(training stays on the CPU; default: cpu)",
     )
     parser.add_argument(
         "--batch-size",
@@ -545,12 +500,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--epochs", type=int, default=8, help="SC training epochs (default: 8)"
     )
     parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO_ROOT / "benchmarks" / "results",
-        help="folder of detection_throughput.{json,txt}",
-    )
-    parser.add_argument(
         "--workdir",
         type=Path,
         default=None,
@@ -564,26 +513,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args.worker:
         args.hours = args.hours[0]
         return worker(args)
-    meta = metadata(args, argv)
+    harness.pin_threads(args.threads)
+    meta = provenance(args, argv)
     rows, summaries = run(args)
     text = table(rows)
     print(text)
-    result = {"metadata": meta, "rows": rows, "summary": summaries}
-    args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.device == "cpu" else f"_{args.device.replace(':', '')}"
-    stem = args.out / f"detection_throughput{suffix}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    stem.with_suffix(".txt").write_text(
-        f"{meta['command']}\n{meta['cpu_model']}, {args.threads} thread(s), "
-        f"device {meta['gpu'] or args.device}\n\n"
-        f"{text}\n\n{json.dumps(summaries, indent=1)}\n"
+    return harness.write_results(
+        args.out / f"detection_throughput{suffix}",
+        meta,
+        rows,
+        f"{harness.header(meta)}\n\n{text}\n\n{json.dumps(summaries, indent=1)}",
+        summary=summaries,
     )
-    return result
 
 
 if __name__ == "__main__":

@@ -26,9 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass, replace
@@ -37,11 +34,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model  # noqa: E402
+import harness  # noqa: E402
 
 from skeeg.evaluation.metrics import scores_table
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 #: The seven loss strategies of the paper's Table 3, in its order.
 LOSSES = ("bce", "bbce", "wbce", "ewbce", "focal", "sf", "sasu")
@@ -175,13 +170,6 @@ SIZES = {
         batch_size=256,
     ),
 }
-
-
-def default_data_dir() -> Path:
-    """``$SKEEG_SHARED_DATA`` or ``<repo>/../shared/data``."""
-    return Path(
-        os.environ.get("SKEEG_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")
-    )
 
 
 def load_eegmat_raws(
@@ -452,10 +440,7 @@ def sanity_gate(agg: list[dict], threshold: float = 0.6) -> str:
 
 def plot(agg: list[dict], path: Path) -> None:
     """F1 (mean ± sd over seeds) against prevalence, a panel per data set."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = harness.pyplot()
 
     panels = list(dict.fromkeys((a["dataset"], a["task"]) for a in agg))
     fig, axes = plt.subplots(
@@ -491,64 +476,14 @@ def plot(agg: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("F1 (threshold 0.5), mean ± sd over seeds")
     axes[0, -1].legend(fontsize=7, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def metadata(args, size: Size, seeds: list[int], argv: list[str]) -> dict:
-    """Versions, hardware, threads, seeds and the exact command."""
-    import sklearn
-    import skorch
-    import torch
-
-    import skeeg
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {
-        "command": " ".join(shlex.quote(a) for a in ["python", *argv]),
-        "size": args.size,
-        "recipe": asdict(size),
-        "seeds": seeds,
-        "device": args.device,
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "skorch": skorch.__version__,
-            "sklearn": sklearn.__version__,
-            "skeeg": getattr(skeeg, "__version__", "unknown"),
-            "numpy": np.__version__,
-        },
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_model": cpu_model(),
-        "gpu": gpu,
-        "torch_threads_per_worker": args.threads or torch.get_num_threads(),
-        "jobs": args.jobs,
-        "os_cpu_count": os.cpu_count(),
-    }
+    harness.save_figure(fig, path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument(
-        "--seeds", type=int, default=None, help="number of seeds (default: the size's)"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=REPO_ROOT / "benchmarks" / "results"
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="shared data folder (default $SKEEG_SHARED_DATA or ../shared/data)",
-    )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="torch CPU threads per worker (default torch's)",
+    parser = harness.argument_parser(
+        __doc__,
+        SIZES,
+        threads={"help": "torch CPU threads per worker (default: torch's)"},
     )
     parser.add_argument(
         "--jobs", type=int, default=1, help="runs trained in parallel (joblib)"
@@ -569,15 +504,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def write_outputs(stem: Path, meta: dict, rows: list[dict]) -> tuple[dict, str]:
+def write_outputs(
+    stem: Path, meta: dict, rows: list[dict], rewrite: bool = False
+) -> tuple[dict, str]:
     """Write ``<stem>.json``, ``<stem>.txt`` (the tables) and ``<stem>_f1.png``.
 
     Called after every data setting, so a run stopped early leaves its
-    finished settings on disk.
+    finished settings on disk; ``rewrite``: the tables of saved results.
     """
     agg = aggregate(rows)
-    result = {"metadata": meta, "rows": rows, "aggregated": agg}
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
     text = "\n\n".join(
         [
             sanity_gate(agg),
@@ -601,7 +536,9 @@ def write_outputs(stem: Path, meta: dict, rows: list[dict]) -> tuple[dict, str]:
             summary_table(agg),
         ]
     )
-    stem.with_suffix(".txt").write_text(text + "\n")
+    result = harness.write_results(
+        stem, meta, rows, text, rewrite=rewrite, aggregated=agg
+    )
     plot(agg, stem.parent / f"{stem.name}_f1.png")
     return result, text
 
@@ -659,47 +596,39 @@ def evaluate(
 def main(argv: list[str] | None = None) -> dict:
     """Run the ablation; print the tables, write JSON and the F1 plot.
 
-    Parameters
-    ----------
-    argv : list of str, optional
-        Command-line arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    result : dict
-        ``{"metadata": ..., "rows": [...], "aggregated": [...]}``, as written
-        to ``<out>/iedeal_ablation_<size>.json``.
+    ``argv``: the command line (default ``sys.argv[1:]``). Returns ``{"metadata":
+    ..., "rows": [...], "aggregated": [...]}``, as written to
+    ``<out>/iedeal_ablation_<size>.json``.
     """
+    import torch
     from joblib import Parallel, delayed
 
-    full_argv = [sys.argv[0] if argv is None else "benchmarks/iedeal_ablation.py"]
-    full_argv += sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
     if args.report is not None:
         saved = json.loads(args.report.read_text())
         result, text = write_outputs(
-            args.report.with_suffix(""), saved["metadata"], saved["rows"]
+            args.report.with_suffix(""), saved["metadata"], saved["rows"], True
         )
         print(text)
         return result
-    data = args.data or default_data_dir()
-    if not (data / "eegmat").is_dir() or not (data / "bonn_epilepsy").is_dir():
-        sys.exit(
-            f"Shared data not found: {data} must hold eegmat/ and bonn_epilepsy/ "
-            "(pass --data or set SKEEG_SHARED_DATA)."
-        )
-    size = SIZES[args.size]
+    size, seeds = harness.start_study(args, SIZES, "eegmat", "bonn_epilepsy")
     stem = f"iedeal_ablation_{args.size}"
     if args.threshold == "auto":
         size = replace(size, threshold="auto", validation_fraction=0.2)
         stem += "_auto"
-    seeds = list(range(args.seeds or size.n_seeds))
-    args.out.mkdir(parents=True, exist_ok=True)
-    meta = metadata(args, size, seeds, full_argv)
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        recipe=asdict(size),
+        seeds=seeds,
+        torch_threads_per_worker=args.threads or torch.get_num_threads(),
+        jobs=args.jobs,
+    )
     rows = []
     start = time.perf_counter()
     parallel = Parallel(n_jobs=args.jobs, return_as="generator")
-    for dataset, task, prevalence, load in experiments(size, data):
+    for dataset, task, prevalence, load in experiments(size, args.data):
         jobs = []
         for seed in seeds:
             X, y, groups, sfreq = load(seed)
@@ -729,7 +658,6 @@ def main(argv: list[str] | None = None) -> dict:
                 f"AUROC={row['auroc']:.3f} fit={row['fit_s']:.1f}s",
                 flush=True,
             )
-        meta["wall_s"] = time.perf_counter() - start
         result, text = write_outputs(args.out / stem, meta, rows)
     print(text)
     print(f"wrote {args.out}/{stem}.* in {meta['wall_s']:.0f} s")

@@ -36,7 +36,6 @@ instead, the three TUEV subsets of its Table 1, for a user who has the corpus
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -47,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
 import iedeal_ablation as ablation  # noqa: E402
 
 #: Learning rates tried per loss (the paper's grid).
@@ -467,14 +467,11 @@ def sanity_gate(rows: list[dict]) -> str:
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument("--seeds", type=int, default=None, help="number of seeds")
-    parser.add_argument(
-        "--out", type=Path, default=ablation.REPO_ROOT / "benchmarks" / "results"
+    parser = harness.argument_parser(
+        __doc__,
+        SIZES,
+        threads={"help": "torch threads per job (default: torch's)"},
     )
-    parser.add_argument("--data", type=Path, default=None, help="shared data folder")
     parser.add_argument(
         "--tuev",
         type=Path,
@@ -482,9 +479,6 @@ def parse_args(argv):
         metavar="PATH",
         help="run on the paper's TUEV subsets from this TUEV folder (your own "
         "copy: the corpus needs registration and is not in this repository)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch threads per job"
     )
     parser.add_argument("--jobs", type=int, default=1, help="fits in parallel (joblib)")
     parser.add_argument(
@@ -511,46 +505,39 @@ def main(argv: list[str] | None = None) -> dict:
     result : dict
         ``{"metadata": ..., "learning_rates": ..., "rows": [...]}``.
     """
-    args = parse_args(argv)
-    data = args.data or ablation.default_data_dir()
-    proto = SIZES[args.size]
-    name = args.size
-    if args.tuev is not None:
-        tuev = tuple(("tuev", task, p) for task, (_, _, p) in TUEV_TASKS.items())
-        proto, data, name = replace(proto, settings=tuev), args.tuev, f"tuev_{name}"
-    seeds = list(range(args.seeds or proto.n_seeds))
-    args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"iedeal_paper_{name}"
     import torch
 
-    meta = {
-        "command": "python benchmarks/iedeal_paper_protocol.py "
-        + " ".join(sys.argv[1:] if argv is None else argv),
-        "protocol": asdict(proto),
-        "lr_grid": LR_GRID,
-        "seeds": seeds,
-        "device": args.device,
-        "cpu_model": ablation.cpu_model(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch": torch.__version__,
-        "threads": args.threads or torch.get_num_threads(),
-        "jobs": args.jobs,
-    }
+    args = parse_args(argv)
+    name = args.size
+    if args.tuev is not None:
+        args.data, name = args.tuev, f"tuev_{name}"
+    proto, seeds = harness.start_study(args, SIZES)
+    if args.tuev is not None:
+        tuev = tuple(("tuev", task, p) for task, (_, _, p) in TUEV_TASKS.items())
+        proto = replace(proto, settings=tuev)
+    stem = args.out / f"iedeal_paper_{name}"
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        protocol=asdict(proto),
+        lr_grid=LR_GRID,
+        seeds=seeds,
+        threads=args.threads or torch.get_num_threads(),
+        jobs=args.jobs,
+    )
     start = time.perf_counter()
-    rows, lrs, earlier_s = [], {}, 0.0
+    rows, lrs = [], {}
     if args.resume is not None:
         previous = json.loads(args.resume.read_text())
         rows, lrs = previous["rows"], previous["learning_rates"]
-        earlier_s = previous["metadata"]["wall_s"]
+        meta["resumed_wall_s"] = previous["metadata"]["wall_s"]
         meta["resumed_from"] = previous["metadata"]["command"]
     setting = {}
 
     def write() -> str:
-        meta["wall_s"] = earlier_s + time.perf_counter() - start
-        result = {"metadata": meta, "learning_rates": lrs, "rows": rows}
-        stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
         text = sanity_gate(rows) + "\n\n" + tables(rows)
-        stem.with_suffix(".txt").write_text(text + "\n")
+        harness.write_results(stem, meta, rows, text, learning_rates=lrs)
         return text
 
     def log(row):
@@ -571,7 +558,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     for dataset, task, prevalence in proto.settings:
         setting = {"dataset": dataset, "task": task, "prevalence": prevalence}
-        load = load_setting(dataset, task, prevalence, proto, data)
+        load = load_setting(dataset, task, prevalence, proto, args.data)
         key = f"{dataset}/{task}/{prevalence:g}"
         if key not in lrs:
             X, y, groups, sfreq = load(0)

@@ -13,7 +13,7 @@ of recordings N, in a fresh subprocess (torch and BLAS on one thread,
 
 Peak RSS is the subprocess's high-water mark ``VmHWM`` (``/proc``; it
 includes Python, torch and MNE, about the "after imports" column), read
-with :func:`detection_throughput.peak_rss_mb`.
+with :func:`harness.peak_rss_mb`.
 
     python benchmarks/lazy_memory.py --size reduced   # N = 1, 10, 50; 10 min each
     python benchmarks/lazy_memory.py --size smoke     # N = 1, 3; 1 min each
@@ -24,9 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,9 +32,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from detection_throughput import peak_rss_mb  # noqa: E402
+import harness  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SFREQ = 250.0
 N_CHANNELS = 5
 WINDOW_S = 2.0
@@ -85,12 +81,11 @@ def current_rss_mb() -> float:
 
 def worker(args: argparse.Namespace) -> dict:
     """One mode on the first ``args.n`` recordings, in this process."""
-    import torch
 
     from skeeg import SCClassifier
     from skeeg.datasets import LazyWindows
 
-    torch.set_num_threads(1)
+    harness.pin_threads(1)
     after_imports = current_rss_mb()
     paths = sorted(str(p) for p in Path(args.folder).glob("*.edf"))[: args.n]
     ds = LazyWindows(paths, window_s=WINDOW_S, labels=label_windows)
@@ -112,7 +107,7 @@ def worker(args: argparse.Namespace) -> dict:
         "n_windows": len(ds),
         "windows_mb": float(np.prod(ds.shape)) * 4 / 2**20,
         "after_imports_mb": after_imports,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": harness.peak_rss_mb(),
         "fit_s": fitted - start,
         "predict_s": done - fitted,
         "mean_proba": float(proba[:, 1].mean()),
@@ -120,27 +115,9 @@ def worker(args: argparse.Namespace) -> dict:
 
 
 def run_worker(folder: str, mode: str, n: int, seed: int) -> dict:
-    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    command = [
-        sys.executable,
-        __file__,
-        "--worker",
-        "--mode",
-        mode,
-        "--n",
-        str(n),
-        "--folder",
-        folder,
-        "--seed",
-        str(seed),
-    ]
-    done = subprocess.run(
-        command, env=env, capture_output=True, text=True, cwd=REPO_ROOT, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{shlex.join(command)} failed:\n{done.stderr[-3000:]}")
-    line = [x for x in done.stdout.splitlines() if x.startswith("RESULT ")][-1]
-    return json.loads(line[len("RESULT ") :])
+    """:func:`worker` in a fresh interpreter on one thread."""
+    arguments = ["--worker", "--mode", mode, "--n", str(n), "--folder", folder]
+    return harness.run_worker(__file__, [*arguments, "--seed", str(seed)], threads=1)
 
 
 def table(rows: list[dict]) -> str:
@@ -163,30 +140,10 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def environment() -> dict:
-    import mne
-    import sklearn
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "mne": mne.__version__,
-        "sklearn": sklearn.__version__,
-        "numpy": np.__version__,
-        "cpu": platform.processor() or platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "threads": 1,
-        "load_avg_1min": os.getloadavg()[0],
-    }
-
-
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
+    parser = harness.argument_parser(__doc__, SIZES, ("seed",))
     parser.add_argument("--recordings", type=int, nargs="+", default=None)
     parser.add_argument("--minutes", type=float, default=None)
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--out", default=None, help="results stem (default benchmarks/results/...)"
     )
@@ -197,13 +154,21 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     os.nice(10)
     if args.worker:
-        print("RESULT " + json.dumps(worker(args)))
+        harness.print_worker_result(worker(args))
         return
     size = SIZES[args.size]
     counts = args.recordings or size["recordings"]
     minutes = args.minutes or size["minutes"]
-    out = Path(
-        args.out or REPO_ROOT / "benchmarks" / "results" / f"lazy_memory_{args.size}"
+    out = Path(args.out or harness.RESULTS_DIR / f"lazy_memory_{args.size}")
+    harness.pin_threads(1)
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        packages=("edfio",),
+        minutes=minutes,
+        seed=args.seed,
+        recordings=counts,
     )
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -218,22 +183,7 @@ def main(argv=None) -> None:
         + table(rows)
     )
     print(text)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.with_suffix(".txt").write_text(text + "\n")
-    out.with_suffix(".json").write_text(
-        json.dumps(
-            {
-                "command": shlex.join([Path(sys.executable).name, *sys.argv]),
-                "size": args.size,
-                "minutes": minutes,
-                "seed": args.seed,
-                "environment": environment(),
-                "rows": rows,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    harness.write_results(out, meta, rows, text)
 
 
 if __name__ == "__main__":

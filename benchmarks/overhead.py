@@ -45,8 +45,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import time
@@ -56,9 +54,8 @@ from statistics import median
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model  # noqa: E402
+import harness  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 CONTENDERS = ("raw", "skeeg", "braindecode")
 N_CLASSES = 3
 #: Per size: data, training and repeat settings (width applies to every model).
@@ -376,7 +373,7 @@ def _python(code: str, env: dict, *flags: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, *flags, "-c", code],
         env=env,
-        cwd=REPO_ROOT,
+        cwd=harness.REPO_ROOT,
         capture_output=True,
         text=True,
         check=True,
@@ -390,7 +387,7 @@ def import_times(repeats: int, threads: int) -> dict:
     (the statement that follows it), medians over ``repeats`` interleaved
     runs, and the raw runs.
     """
-    env = {**os.environ, **_thread_env(threads)}
+    env = {**os.environ, **harness.thread_env(threads)}
     runs = {case: [] for case in IMPORTS}
     for _ in range(repeats):
         for case, statement in IMPORTS.items():
@@ -413,7 +410,7 @@ def import_breakdown(threads: int, top: int = 8) -> list[dict]:
     modules after the top-level ``torch`` line are those the skeeg statement
     imported; their self times are summed by top-level package.
     """
-    env = {**os.environ, **_thread_env(threads)}
+    env = {**os.environ, **harness.thread_env(threads)}
     done = _python(
         "import torch; from skeeg import SCClassifier", env, "-X", "importtime"
     )
@@ -434,68 +431,22 @@ def import_breakdown(threads: int, top: int = 8) -> list[dict]:
     return [{"package": p, "self_s": s} for p, s in ranked[:top]]
 
 
-# -- metadata and output ------------------------------------------------------------
-def _thread_env(threads: int) -> dict:
-    return {
-        v: str(threads)
-        for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
-    }
-
-
-def metadata(script: str, argv: list[str], args, settings: dict) -> dict:
-    """Versions, hardware, threads, settings and the exact command."""
-    import sklearn
-    import skorch
-    import torch
-
-    import skeeg
-
-    device = args.device
-    return {
-        "command": shlex.join(["python", f"benchmarks/{script}", *argv]),
-        "python_executable": sys.executable,
-        "versions": {
-            "python": platform.python_version(),
-            "skeeg": skeeg.__version__,
-            "torch": torch.__version__,
-            "skorch": skorch.__version__,
-            "sklearn": sklearn.__version__,
-            "numpy": np.__version__,
-            "braindecode": braindecode_version(),
-        },
-        "cpu_model": cpu_model(),
-        "gpu_model": torch.cuda.get_device_name(device)
-        if device.startswith("cuda")
-        else None,
-        "device": device,
-        "os_cpu_count": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
-        "torch_threads": torch.get_num_threads(),
-        "seed": args.seed,
-        "size": args.size,
-        "settings": settings,
-        "absolute_times": "GPU" if device.startswith("cuda") else "CPU under load",
-    }
-
-
-def write_results(stem: Path, result: dict, text: str) -> None:
-    """``stem.json`` (everything) and ``stem.txt`` (command and table)."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    meta = result["metadata"]
-    stem.with_suffix(".txt").write_text(
-        f"{meta['command']}\n{meta['cpu_model']}, {meta['torch_threads']} "
-        f"thread(s), device {meta['device']}, load average at start "
-        f"{meta['load_average_at_start']}\n\n{text}\n"
+# -- output -------------------------------------------------------------------------
+def speed_provenance(
+    script: str, argv, args, settings: dict, packages: tuple[str, ...] = ()
+) -> dict:
+    """:func:`harness.provenance` of a speed benchmark: its seed, size and
+    settings, and what its absolute times are."""
+    return harness.provenance(
+        script,
+        argv,
+        args,
+        packages=packages,
+        python_executable=sys.executable,
+        seed=args.seed,
+        settings=settings,
+        absolute_times="GPU" if args.device.startswith("cuda") else "CPU under load",
     )
-
-
-def pin_threads(threads: int) -> None:
-    """torch's intra- and inter-op threads (BLAS follows the env variables)."""
-    import torch
-
-    os.environ.update(_thread_env(threads))
-    torch.set_num_threads(threads)
 
 
 def table(rows: list[dict], imports: dict, breakdown: list[dict]) -> str:
@@ -527,11 +478,8 @@ def table(rows: list[dict], imports: dict, breakdown: list[dict]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch and BLAS threads (default: 1)"
+    parser = harness.argument_parser(
+        __doc__, SIZES, harness.SPEED, threads=harness.ONE_THREAD
     )
     parser.add_argument(
         "--models",
@@ -546,26 +494,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="training windows instead of the size's (results get a _n<N> suffix)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO_ROOT / "benchmarks" / "results",
-        help="folder of overhead_<size>[_n<N>].{json,txt}",
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    pin_threads(args.threads)
+    harness.pin_threads(args.threads)
     settings = dict(SIZES[args.size])
     stem = f"overhead_{args.size}"
     if args.n_windows is not None:
         settings["n_windows"] = args.n_windows
         stem += f"_n{args.n_windows}"
-    meta = metadata("overhead.py", argv, args, settings)
+    meta = speed_provenance(__file__, argv, args, settings, ("braindecode",))
     contenders = [c for c in CONTENDERS if c != "braindecode" or braindecode_version()]
     X, y = synthetic_windows(
         settings["n_windows"], settings["n_channels"], settings["n_times"], args.seed
@@ -592,19 +532,19 @@ def main(argv: list[str] | None = None) -> dict:
     breakdown = import_breakdown(args.threads)
     text = table(rows, imports, breakdown)
     print(text)
-    result = {
-        "metadata": meta,
-        "rows": rows,
-        "imports": imports,
-        "import_breakdown": breakdown,
-        "goals": {
+    return harness.write_results(
+        args.out / stem,
+        meta,
+        rows,
+        harness.header(meta) + "\n\n" + text,
+        imports=imports,
+        import_breakdown=breakdown,
+        goals={
             "skeeg_fit_x_raw_at_most": 1.03,
             "skeeg_predict_faster_than_braindecode": True,
             "skeeg_import_after_torch_s_below": 0.5,
         },
-    }
-    write_results(args.out / stem, result, text)
-    return result
+    )
 
 
 if __name__ == "__main__":

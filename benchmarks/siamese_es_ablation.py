@@ -32,8 +32,6 @@ on the spindle-centred negatives.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -50,7 +48,7 @@ from skeeg.evaluation.metrics import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import iedeal_ablation as ablation  # noqa: E402
+import harness  # noqa: E402
 
 DREAMS_FOLDER = "dreams_spindles_CC-BY-NC-ND"
 #: Model name -> (estimator class name, parameters beyond the recipe).
@@ -231,10 +229,7 @@ def report(rows: list[dict], data_summary: dict) -> str:
 
 def plot(rows: list[dict], path: Path) -> None:
     """False-positive rate per stage at the fixed sensitivity, and AUPRC."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = harness.pyplot()
 
     table = aggregate(rows, "fixed")
     groups = [*STAGES, "spindle"]
@@ -258,42 +253,11 @@ def plot(rows: list[dict], path: Path) -> None:
     ax2.set_ylabel("AUPRC")
     ax2.set_ylim(0, 1)
     ax2.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def metadata(args, size: Size, seeds: list[int], argv: list[str]) -> dict:
-    """Versions, hardware, threads, seeds and the exact command."""
-    import skorch
-    import torch
-
-    from skeeg.model_file import _versions
-
-    return {
-        "command": " ".join(shlex.quote(a) for a in ["python", *argv]),
-        "size": args.size,
-        "recipe": asdict(size),
-        "models": {
-            k: {"class": c, **p} for k, (c, p) in MODELS.items() if k in args.models
-        },
-        "sensitivity": SENSITIVITY,
-        "seeds": seeds,
-        "device": args.device,
-        "versions": {**_versions(), "skorch": skorch.__version__},
-        "cpu_model": ablation.cpu_model(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch_threads": torch.get_num_threads(),
-    }
+    harness.save_figure(fig, path)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument(
-        "--seeds", type=int, default=None, help="seeds (default: the size's)"
-    )
+    parser = harness.argument_parser(__doc__, SIZES)
     parser.add_argument(
         "--max-epochs",
         type=int,
@@ -308,33 +272,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=list(MODELS),
         help="models to run (default: all)",
     )
-    parser.add_argument(
-        "--out", type=Path, default=ablation.REPO_ROOT / "benchmarks" / "results"
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="shared data folder (default $SKEEG_SHARED_DATA or ../shared/data)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default torch's)"
-    )
     return parser.parse_args(argv)
 
 
 def write_outputs(stem: Path, meta: dict, rows: list[dict], summary: dict) -> str:
     """Write ``<stem>.json``, ``<stem>.txt`` and ``<stem>.png``; return the text."""
     text = report(rows, summary)
-    result = {
-        "metadata": meta,
-        "data": summary,
-        "rows": rows,
-        "table_fixed_sensitivity": aggregate(rows, "fixed"),
-        "table_own_threshold": aggregate(rows, "own"),
-    }
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    stem.with_suffix(".txt").write_text(text + "\n")
+    harness.write_results(
+        stem,
+        meta,
+        rows,
+        text,
+        data=summary,
+        table_fixed_sensitivity=aggregate(rows, "fixed"),
+        table_own_threshold=aggregate(rows, "own"),
+    )
     plot(rows, stem.with_suffix(".png"))
     return text
 
@@ -342,49 +294,38 @@ def write_outputs(stem: Path, meta: dict, rows: list[dict], summary: dict) -> st
 def main(argv: list[str] | None = None) -> dict:
     """Run the ablation; print the tables; write ``<out>/siamese_es_ablation_<size>.*``.
 
-    Parameters
-    ----------
-    argv : list of str, optional
-        Command-line arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    result : dict
-        ``{"metadata", "rows"}``: one row per (seed, model) with the scores at
-        both operating points and, for a sleep head, its stage agreement.
-        Results are rewritten after every seed, so a cut run keeps its seeds.
+    ``argv``: the command line (default ``sys.argv[1:]``). Returns ``{"metadata",
+    "rows"}``: one row per (seed, model) with the scores at both operating points
+    and, for a sleep head, its stage agreement. Results are rewritten after every
+    seed, so a cut run keeps its seeds.
     """
     import dataclasses
 
-    import torch
-
     from skeeg.datasets import make_sleep_ied_dataset
 
-    full_argv = ["benchmarks/siamese_es_ablation.py"]
-    full_argv += sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    data_dir = args.data or ablation.default_data_dir()
-    if not (data_dir / DREAMS_FOLDER).is_dir():
-        sys.exit(
-            f"DREAMS data not found: {data_dir / DREAMS_FOLDER} (pass --data or set "
-            "SKEEG_SHARED_DATA)."
-        )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    size = SIZES[args.size]
+    size, seeds = harness.start_study(args, SIZES, DREAMS_FOLDER)
     stem = args.out / f"siamese_es_ablation_{args.size}"
     if args.max_epochs:
         size = dataclasses.replace(size, max_epochs=args.max_epochs)
         stem = stem.with_name(f"{stem.name}_e{args.max_epochs}")
-    seeds = list(range(args.seeds or size.n_seeds))
-    args.out.mkdir(parents=True, exist_ok=True)
-    meta = metadata(args, size, seeds, full_argv)
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        recipe=asdict(size),
+        models={
+            k: {"class": c, **p} for k, (c, p) in MODELS.items() if k in args.models
+        },
+        sensitivity=SENSITIVITY,
+        seeds=seeds,
+    )
 
     start = time.perf_counter()
     rows: list[dict] = []
     for seed in seeds:
         data = make_sleep_ied_dataset(
-            data_dir / DREAMS_FOLDER, excerpts=size.excerpts, random_state=seed
+            args.data / DREAMS_FOLDER, excerpts=size.excerpts, random_state=seed
         )
         negatives = data.y == 0
         summary = {
@@ -414,7 +355,6 @@ def main(argv: list[str] | None = None) -> dict:
                 f"{row['fixed']['specificity']:.4f}, F1 own {row['own']['f1']:.3f}",
                 flush=True,
             )
-        meta["wall_s"] = time.perf_counter() - start
         meta["seeds_done"] = seed + 1
         text = write_outputs(stem, meta, rows, summary)
     print(text)

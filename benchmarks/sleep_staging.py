@@ -18,8 +18,8 @@ pre-trained on ~3000 NSRR nights; nothing is trained here) on the same 30-s
 epochs, given the excerpt at its native rate and the channel's name. YASA
 asserts a rate above 80 Hz, so it refuses excerpt 3 (50 Hz): that is recorded
 as "refused" and the side-by-side table compares both on the excerpts YASA
-accepts. YASA is optional (``pip install yasa``); without it the YASA rows are
-"not importable".
+accepts. YASA is optional (``pip install 'skeeg[bench]'``); without it the YASA
+rows are "not importable".
 
 Labels: an epoch's stage is the expert stage at its centre (the convention of
 :func:`skeeg.datasets.load_dreams`); epochs scored as movement time or not
@@ -32,8 +32,6 @@ scored keep their place in the sequence (label ``-1``: no training, no score).
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 import time
 import warnings
@@ -45,7 +43,7 @@ import numpy as np
 from skeeg.evaluation.metrics import scores_table, sleep_scores
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import iedeal_ablation as ablation  # noqa: E402
+import harness  # noqa: E402
 
 #: The DREAMS folder inside the shared data folder.
 DREAMS_FOLDER = "dreams_spindles_CC-BY-NC-ND"
@@ -296,41 +294,11 @@ def report(rows: list[dict], table: list[dict], yasa_status: dict) -> str:
     return "\n\n".join(parts)
 
 
-def metadata(args, size: Size, seeds: list[int], argv: list[str]) -> dict:
-    """Versions, hardware, threads, seeds and the exact command."""
-    import skorch
-    import torch
-
-    from skeeg.model_file import _versions
-
-    try:
-        import yasa
-
-        yasa_version = yasa.__version__
-    except ImportError:
-        yasa_version = None
-    return {
-        "command": " ".join(shlex.quote(a) for a in ["python", *argv]),
-        "size": args.size,
-        "recipe": asdict(size),
-        "seeds": seeds,
-        "device": args.device,
-        "versions": {**_versions(), "skorch": skorch.__version__, "yasa": yasa_version},
-        "cpu_model": ablation.cpu_model(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch_threads": torch.get_num_threads(),
-    }
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        default=None,
-        help="SleepStager seeds (default: the size's)",
+    parser = harness.argument_parser(
+        __doc__,
+        SIZES,
+        seeds={"help": "SleepStager seeds (default: the size's)"},
     )
     parser.add_argument(
         "--epoch-lengths",
@@ -346,69 +314,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="SleepStager's common rate in Hz (default: the size's, 100); "
         "the results' name then ends in _<sfreq>hz",
     )
-    parser.add_argument(
-        "--out", type=Path, default=ablation.REPO_ROOT / "benchmarks" / "results"
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="shared data folder (default $SKEEG_SHARED_DATA or ../shared/data)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default torch's)"
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the study; print the tables; write ``<out>/sleep_staging_<size>.*``.
 
-    Parameters
-    ----------
-    argv : list of str, optional
-        Command-line arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    result : dict
-        ``{"metadata", "rows", "table", "yasa"}``: one row per (epoch length,
-        held-out excerpt, stager, seed) with its scores and confusion matrix,
-        the pooled table, and YASA's status per excerpt.
+    ``argv``: the command line (default ``sys.argv[1:]``). Returns ``{"metadata",
+    "rows", "table", "yasa"}``: one row per (epoch length, held-out excerpt, stager,
+    seed) with its scores and confusion matrix, the pooled table, and YASA's status
+    per excerpt.
     """
     import dataclasses
 
-    import torch
-
-    full_argv = ["benchmarks/sleep_staging.py"]
-    full_argv += sys.argv[1:] if argv is None else list(argv)
     args = parse_args(argv)
-    data = args.data or ablation.default_data_dir()
-    if not (data / DREAMS_FOLDER).is_dir():
-        sys.exit(
-            f"DREAMS data not found: {data / DREAMS_FOLDER} (pass --data or set "
-            "SKEEG_SHARED_DATA)."
-        )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    size = SIZES[args.size]
+    size, seeds = harness.start_study(args, SIZES, DREAMS_FOLDER)
     if args.epoch_lengths:
         size = dataclasses.replace(size, epoch_lengths=tuple(args.epoch_lengths))
     if args.sfreq:
         size = dataclasses.replace(size, sfreq=args.sfreq)
-    seeds = list(range(args.seeds or size.n_seeds))
-    args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"sleep_staging_{args.size}"
     if args.sfreq:
         stem = stem.with_name(f"{stem.name}_{args.sfreq:g}hz")
-    meta = metadata(args, size, seeds, full_argv)
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        packages=("yasa",),
+        recipe=asdict(size),
+        seeds=seeds,
+    )
 
     start = time.perf_counter()
     rows, yasa_status, yasa_ok = [], {}, []
     if 30.0 in size.epoch_lengths:
-        X, y, groups = load_epochs(data, size, 30.0)
+        X, y, groups = load_epochs(args.data, size, 30.0)
         for excerpt in size.excerpts:
-            stages, status = yasa_stages(data, excerpt)
+            stages, status = yasa_stages(args.data, excerpt)
             yasa_status[excerpt] = status
             print(f"YASA excerpt {excerpt}: {status}", flush=True)
             if stages is None:
@@ -428,7 +370,7 @@ def main(argv: list[str] | None = None) -> dict:
             )
     meta["yasa_status"] = yasa_status
     for epoch_s in size.epoch_lengths:
-        X, y, groups = load_epochs(data, size, epoch_s)
+        X, y, groups = load_epochs(args.data, size, epoch_s)
         for excerpt in size.excerpts:
             test = f"excerpt{excerpt}"
             for seed in seeds:
@@ -454,12 +396,11 @@ def main(argv: list[str] | None = None) -> dict:
                     f"{excerpt} seed {seed}: kappa {kappas}",
                     flush=True,
                 )
-    meta["wall_s"] = time.perf_counter() - start
     table = summary(rows, yasa_ok, size.excerpts)
     text = report(rows, table, yasa_status)
-    result = {"metadata": meta, "rows": rows, "table": table, "yasa": yasa_status}
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    stem.with_suffix(".txt").write_text(text + "\n")
+    result = harness.write_results(
+        stem, meta, rows, text, table=table, yasa=yasa_status
+    )
     print(text)
     print(f"wrote {stem}.json/.txt in {meta['wall_s']:.0f} s")
     return result

@@ -1,4 +1,4 @@
-"""Sleep-spindle detection on DREAMS, scored against two experts (issue #15).
+"""Sleep-spindle detection on DREAMS, scored against two experts (issues #15, #24).
 
 The DREAMS spindle excerpts (Devuyst et al. 2011; CC BY-NC-ND, read only from
 the shared data folder) carry expert spindle scorings: expert 1 on all eight
@@ -15,7 +15,22 @@ Detectors (same windows, labels, folds and threshold rule):
 - ``sigma+LR``: the classic sigma-power rule (the first two features of
   Lacourse et al.'s A7: absolute and relative 11-16 Hz power), with the
   weights of the two features and the threshold fitted instead of set by
-  hand (:class:`SigmaPower` + logistic regression).
+  hand (:class:`skeeg.features.SigmaPower` + logistic regression).
+
+Next to them, trained on nothing here, :func:`yasa.spindles_detect` with its
+defaults on each whole held-out excerpt, in µV (:func:`yasa_events`); its
+events count and are matched as the others':
+
+- ``YASA``: the excerpt as recorded (50, 100 or 200 Hz). YASA refuses excerpt
+  3 (50 Hz: its 1-30 Hz broad-band filter does not fit under 25 Hz); the
+  excerpt is marked "refused" with YASA's message, not resampled;
+- ``YASA resampled``: the excerpt at the common rate the trained detectors
+  see (excerpt 3 upsampled from 50 Hz by :func:`skeeg.datasets.load_dreams`).
+
+YASA is an optional dependency (``pip install 'skeeg[bench]'``): without it
+the YASA rows are left out and the JSON's ``yasa`` says why. ``--detectors``
+runs some detectors only, and ``--rows-from`` then takes the others' rows from
+an earlier results JSON of the same protocol (recorded in the metadata).
 
 Protocol (``docs/spindle_detection.md`` gives the reasons):
 
@@ -33,14 +48,14 @@ Protocol (``docs/spindle_detection.md`` gives the reasons):
 - events are matched at IoU >= 0.2 (primary) and by peak within 0.5 s.
 
     nice -n 5 python benchmarks/spindle_detection.py --size reduced --threads 1
+    python benchmarks/spindle_detection.py --size reduced --detectors YASA \
+        "YASA resampled" --rows-from benchmarks/results/spindle_detection_reduced.json
     python benchmarks/spindle_detection.py --size full --device cuda
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -48,15 +63,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.signal import periodogram
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
 
-from skeeg._validation import validate_eeg
 from skeeg.evaluation.metrics import scores_table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import iedeal_ablation as ablation  # noqa: E402
+import harness  # noqa: E402
 
 #: The DREAMS folder inside the shared data folder.
 DREAMS_FOLDER = "dreams_spindles_CC-BY-NC-ND"
@@ -72,7 +83,13 @@ MATCHING = {
     "iou": {"method": "iou", "iou_threshold": 0.2},
     "peak": {"method": "peak", "tolerance_s": 0.5},
 }
-DETECTORS = ("SC", "sigma+LR")
+#: The detectors trained on each fold.
+TRAINED = ("SC", "sigma+LR")
+#: YASA's spindle detector with its defaults (nothing trained), on each
+#: excerpt as recorded and on the common-rate excerpt the trained ones see.
+YASA = "YASA"
+YASA_RESAMPLED = "YASA resampled"
+DETECTORS = (*TRAINED, YASA, YASA_RESAMPLED)
 #: The inter-expert row: expert 2's spindles scored as detections.
 EXPERT2 = "expert 2"
 
@@ -129,93 +146,6 @@ SIZES = {
         batch_size=128,
     ),
 }
-
-
-class SigmaPower(TransformerMixin, BaseEstimator):
-    """Absolute and relative sigma-band power of each channel of each window.
-
-    Per channel, from the Hann-tapered periodogram of the window
-    (:func:`scipy.signal.periodogram`): ``log10`` of the power in the sigma
-    band (V^2), and ``log10`` of its ratio to the power in the broad band. These
-    are the first two features of the A7 spindle detector (Lacourse et al.
-    2019), computed per window instead of on a sliding 0.3-s window.
-
-    Parameters
-    ----------
-    sfreq : float
-        Sampling rate of the windows in Hz.
-    sigma : tuple of float, default=(11.0, 16.0)
-        The sigma band in Hz, edges included.
-    broad : tuple of float, default=(4.5, 20.0)
-        The broad band in Hz (A7's starts at 4.5 Hz; 20 Hz as SC's band).
-
-    Attributes
-    ----------
-    n_channels_in_ : int
-    n_times_in_ : int
-    n_features_in_ : int
-    """
-
-    def __init__(self, sfreq, sigma=(11.0, 16.0), broad=(4.5, 20.0)):
-        self.sfreq = sfreq
-        self.sigma = sigma
-        self.broad = broad
-
-    def fit(self, X, y=None) -> SigmaPower:
-        """Check the bands against the window and record its shape.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
-            Windows in volts.
-        y : ignored
-
-        Returns
-        -------
-        self
-        """
-        X, _ = validate_eeg(self, X, reset=True, min_times=2)
-        freqs = np.fft.rfftfreq(X.shape[-1], 1 / self.sfreq)
-        for name in ("sigma", "broad"):
-            lo, hi = getattr(self, name)
-            if not 0 <= lo < hi <= self.sfreq / 2:
-                raise ValueError(
-                    f"{name}={getattr(self, name)!r} must be (low, high) Hz with "
-                    f"0 <= low < high <= sfreq/2 = {self.sfreq / 2:g}."
-                )
-            if not np.any((freqs >= lo) & (freqs <= hi)):
-                raise ValueError(
-                    f"{name}={getattr(self, name)!r} holds no frequency of a "
-                    f"{X.shape[-1]}-sample periodogram at {self.sfreq:g} Hz."
-                )
-        return self
-
-    def transform(self, X) -> np.ndarray:
-        """The two features.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
-
-        Returns
-        -------
-        features : ndarray of shape (n_windows, n_channels * 2)
-            Per channel: log10 sigma power (V^2: the power spectral density
-            summed over the band's bins times the bin width), log10 sigma /
-            broad power.
-        """
-        check_is_fitted(self, "n_times_in_")
-        X, _ = validate_eeg(self, X, reset=False)
-        freqs, density = periodogram(X, fs=self.sfreq, window="hann", axis=-1)
-        band = {
-            name: density[..., (freqs >= lo) & (freqs <= hi)].sum(axis=-1) * freqs[1]
-            for name, (lo, hi) in (("sigma", self.sigma), ("broad", self.broad))
-        }
-        # A flat window has no power anywhere; the floor keeps the log finite.
-        tiny = np.finfo(float).tiny
-        sigma = np.maximum(band["sigma"], tiny)
-        relative = sigma / np.maximum(band["broad"], tiny)
-        return np.log10(np.stack([sigma, relative], axis=2)).reshape(len(X), -1)
 
 
 @dataclass(frozen=True)
@@ -351,6 +281,7 @@ def make_detector(name: str, size: Size, seed: int, device: str):
     from sklearn.preprocessing import StandardScaler
 
     from skeeg import SCClassifier
+    from skeeg.features import SigmaPower
     from skeeg.preprocessing import BandpassFilter, Scaler
 
     if name == "sigma+LR":
@@ -401,6 +332,65 @@ def scored_events(model, excerpt: Excerpt, size: Size, threshold: float):
     return in_scored_span(centre_events(events, size))
 
 
+def yasa_events(signal: np.ndarray, sfreq: float) -> tuple[pd.DataFrame | None, str]:
+    """YASA's spindles in one whole excerpt, kept inside the scored span.
+
+    :func:`yasa.spindles_detect` with its defaults, given the signal in µV,
+    the unit of YASA's amplitude thresholds.
+
+    Parameters
+    ----------
+    signal : ndarray of shape (n_times,)
+        The excerpt in volts.
+    sfreq : float
+        Its sampling rate in Hz.
+
+    Returns
+    -------
+    events : pandas.DataFrame or None
+        ``onset``, ``duration`` and ``peak`` (s) of YASA's spindles whose peak
+        lies before :data:`SCORED_S`; None when YASA is missing or refuses
+        the signal.
+    status : str
+        ``"ok"``, ``"not importable: ..."`` or ``"refused: <YASA's message>"``.
+    """
+    try:
+        import yasa
+    except ImportError as err:
+        return None, f"not importable: {err} (pip install 'skeeg[bench]')"
+    try:
+        found = yasa.spindles_detect(signal * 1e6, sf=sfreq)
+    except (AssertionError, ValueError) as err:
+        return None, f"refused: {err}"
+    # YASA returns None when it finds no spindle.
+    table = pd.DataFrame(
+        columns=["Start", "End", "Peak"],
+        data=None if found is None else found.summary(),
+    )
+    events = pd.DataFrame(
+        {
+            "onset": table["Start"],
+            "duration": table["End"] - table["Start"],
+            "peak": table["Peak"],
+        },
+        dtype=float,
+    )
+    return in_scored_span(events), "ok"
+
+
+def yasa_signal(name: str, data: Path, excerpt: Excerpt) -> tuple[np.ndarray, float]:
+    """The signal (V) and rate (Hz) the YASA row ``name`` is given: the
+    excerpt as recorded, or at the common rate for :data:`YASA_RESAMPLED`."""
+    from skeeg.datasets import load_dreams
+
+    if name == YASA_RESAMPLED:
+        return excerpt.raw.get_data()[0], excerpt.raw.info["sfreq"]
+    dreams = load_dreams(
+        data / DREAMS_FOLDER, excerpts=[excerpt.number], window_s=1800.0, sfreq=None
+    )
+    return dreams.X[0, 0], dreams.sfreq
+
+
 def score_events(detected, reference) -> dict:
     """Event scores of ``detected`` against ``reference`` under every rule."""
     from skeeg.evaluation.event_metrics import event_scores
@@ -422,6 +412,14 @@ def score_events(detected, reference) -> dict:
             )
         }
     return out
+
+
+def score_against_experts(detected, excerpt: Excerpt) -> dict:
+    """:func:`score_events` against each expert who scored ``excerpt``."""
+    return {
+        f"expert {k}": score_events(detected, excerpt.experts[k])
+        for k in sorted(excerpt.experts)
+    }
 
 
 def choose_threshold(
@@ -476,11 +474,64 @@ def run_fold(name, test: int, excerpts: dict, size: Size, seed: int, device: str
         "threshold": threshold,
         "train_f1": train_f1,
         "seconds": time.perf_counter() - start,
-        "scores": {
-            f"expert {k}": score_events(detected, excerpts[test].experts[k])
-            for k in sorted(excerpts[test].experts)
+        "scores": score_against_experts(detected, excerpts[test]),
+    }
+
+
+def yasa_row(name: str, data: Path, excerpt: Excerpt) -> tuple[dict | None, str]:
+    """The scores of the YASA row ``name`` on ``excerpt`` (the same for every
+    seed), or None, and its status (:func:`yasa_events`)."""
+    start = time.perf_counter()
+    events, status = yasa_events(*yasa_signal(name, data, excerpt))
+    if events is None:
+        return None, status
+    row = {
+        "excerpt": excerpt.number,
+        "detector": name,
+        "seed": None,
+        "seconds": time.perf_counter() - start,
+        "scores": score_against_experts(events, excerpt),
+    }
+    return row, status
+
+
+def earlier_rows(path: Path, meta: dict, run) -> list[dict]:
+    """The rows of the detectors not in ``run`` from an earlier results JSON
+    of the same protocol; ``meta["rows_from"]`` records where they come from.
+
+    Exits when the earlier run's recipe, thresholds, matching rules, scored
+    span or seeds differ from this one's.
+    """
+    earlier = json.loads(path.read_text())
+    fields = ("recipe", "thresholds", "matching", "scored_s", "seeds")
+    differ = [
+        k
+        for k in fields
+        if earlier["metadata"].get(k) != json.loads(json.dumps(meta[k]))
+    ]
+    if differ:
+        sys.exit(
+            f"{path} ran another protocol ({', '.join(differ)} differ): its rows "
+            "cannot stand beside this run's."
+        )
+    kept = [r for r in earlier["rows"] if r["detector"] not in (EXPERT2, *run)]
+    meta["rows_from"] = {
+        "path": str(path),
+        "detectors": sorted({r["detector"] for r in kept}),
+        **{
+            k: earlier["metadata"].get(k)
+            for k in (
+                "command",
+                "git_commit",
+                "started_utc",
+                "wall_s",
+                "versions",
+                "cpu_model",
+                "rows_from",
+            )
         },
     }
+    return kept
 
 
 def agreement_rows(excerpts: dict, numbers) -> list[dict]:
@@ -516,8 +567,9 @@ def _mean_row(excerpt: str, detector: str, reference: str, scores: list[dict]):
 def summary(rows: list[dict], rule: str) -> list[dict]:
     """Precision, recall, F1 and detections per excerpt, detector and
     reference (mean over seeds), then their means over the excerpts both
-    experts scored and, when others were tested, over all tested excerpts
-    (only the pairs scored on every excerpt of the span)."""
+    experts scored, over those of them YASA scored when it refused some, and,
+    when others were tested, over all tested excerpts (only the pairs scored
+    on every excerpt of the span)."""
     cells: dict[tuple, list[dict]] = {}
     for row in rows:
         for reference, scores in row["scores"].items():
@@ -536,14 +588,20 @@ def summary(rows: list[dict], rule: str) -> list[dict]:
         )
     tested = sorted({int(t["excerpt"]) for t in table})
     spans = {"mean 1-6": [k for k in tested if k in BOTH_EXPERTS]}
+    scored = {(int(t["excerpt"]), t["detector"]) for t in table}
+    for detector in (YASA, YASA_RESAMPLED):
+        span = [k for k in spans["mean 1-6"] if (k, detector) in scored]
+        if span and span != spans["mean 1-6"]:
+            spans["mean " + ",".join(map(str, span))] = span
     if set(tested) - set(BOTH_EXPERTS):
         spans["mean all"] = tested
     pairs = dict.fromkeys((t["detector"], t["reference"]) for t in table)
+    per_excerpt = list(table)
     for label, span in spans.items():
         for detector, reference in sorted(pairs, key=lambda p: (_order(p[0]), p[1])):
             group = [
                 t
-                for t in table
+                for t in per_excerpt
                 if (t["detector"], t["reference"]) == (detector, reference)
                 and int(t["excerpt"]) in span
             ]
@@ -562,8 +620,9 @@ def _order(detector: str) -> int:
     return -1 if detector == EXPERT2 else DETECTORS.index(detector)
 
 
-def f1_table(table: list[dict]) -> str:
-    """One line per excerpt, one F1 column per (detector, reference)."""
+def f1_table(table: list[dict], refused: set[tuple[str, int]]) -> str:
+    """One line per excerpt, one F1 column per (detector, reference);
+    "refused" where ``refused`` holds the (detector, excerpt)."""
     columns = list(
         dict.fromkeys(f"{t['detector']} vs {t['reference'][-1]}" for t in table)
     )
@@ -571,18 +630,28 @@ def f1_table(table: list[dict]) -> str:
     for t in table:
         line = lines.setdefault(t["excerpt"], {"excerpt": t["excerpt"]})
         line[f"{t['detector']} vs {t['reference'][-1]}"] = t["f1"]
+        for detector in (YASA, YASA_RESAMPLED):
+            if t["excerpt"].isdigit() and (detector, int(t["excerpt"])) in refused:
+                line[f"{detector} vs {t['reference'][-1]}"] = "refused"
     return scores_table(list(lines.values()), ["excerpt", *columns])
 
 
-def report(rows: list[dict]) -> str:
-    """The F1 tables (both matching rules), then precision and recall."""
+def report(rows: list[dict], yasa: dict[str, dict[int, str]]) -> str:
+    """The F1 tables (both matching rules), then precision and recall;
+    ``yasa``: each YASA row's status per excerpt."""
+    statuses = [(d, k, s) for d, by in yasa.items() for k, s in by.items()]
+    refused = {(d, k) for d, k, s in statuses if s.startswith("refused")}
+    notes = [f"{d} on excerpt {k}: {s}" for d, k, s in statuses if (d, k) in refused]
+    missing = {s for _, _, s in statuses if s.startswith("not importable")}
+    notes += [f"YASA left out: {s}" for s in missing]
     parts = []
     for rule, title in (
         ("iou", "Event F1, IoU >= 0.2 (primary); 'X vs 1' = X scored against expert 1"),
         ("peak", "Event F1, peaks within 0.5 s"),
     ):
         table = summary(rows, rule)
-        parts += [title + ":", f1_table(table)]
+        parts += [title + ":", f1_table(table, refused)]
+    parts += notes
     parts += [
         "Precision and recall, IoU >= 0.2 (n_detected: mean over seeds):",
         scores_table(
@@ -606,16 +675,15 @@ def report(rows: list[dict]) -> str:
 def plot(rows: list[dict], path: Path) -> None:
     """Event F1 (IoU rule) per excerpt: the detectors against each expert and
     expert 2 against expert 1."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = harness.pyplot()
 
     table = summary(rows, "iou")
     pairs = list(dict.fromkeys((t["detector"], t["reference"]) for t in table))
     excerpts = list(dict.fromkeys(t["excerpt"] for t in table))
     width = 0.8 / len(pairs)
-    fig, ax = plt.subplots(figsize=(1.2 * len(excerpts) + 2, 3.8))
+    # matplotlib's colour cycle less its grey, which marks expert 2.
+    colours = iter(f"C{k}" for k in (0, 1, 2, 3, 4, 5, 6, 8, 9) * len(pairs))
+    fig, ax = plt.subplots(figsize=(max(1.2 * len(excerpts) + 2, 7), 4.6))
     for i, (detector, reference) in enumerate(pairs):
         values = {
             t["excerpt"]: t["f1"]
@@ -628,7 +696,7 @@ def plot(rows: list[dict], path: Path) -> None:
             [values[e] for e in excerpts if e in values],
             width,
             label=f"{detector} vs {reference}",
-            color="0.3" if detector == EXPERT2 else None,
+            color="0.3" if detector == EXPERT2 else next(colours),
         )
     ax.set_xticks(
         np.arange(len(excerpts)) + 0.4 - width / 2,
@@ -637,125 +705,98 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("event F1 (IoU >= 0.2)")
     ax.set_ylim(0, 1)
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, ncol=len(pairs), loc="upper left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.1))
+    harness.save_figure(fig, path)
 
 
-def metadata(args, size: Size, seeds: list[int], argv: list[str]) -> dict:
-    """Versions, hardware, threads, seeds and the exact command."""
-    import skorch
-    import torch
-
-    from skeeg.model_file import _versions
-
-    return {
-        "command": " ".join(shlex.quote(a) for a in ["python", *argv]),
-        "size": args.size,
-        "recipe": asdict(size),
-        "thresholds": THRESHOLDS.tolist(),
-        "matching": MATCHING,
-        "scored_s": SCORED_S,
-        "seeds": seeds,
-        "device": args.device,
-        "versions": {**_versions(), "skorch": skorch.__version__},
-        "cpu_model": ablation.cpu_model(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch_threads": torch.get_num_threads(),
-    }
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument(
-        "--seeds", type=int, default=None, help="SC seeds (default: the size's)"
-    )
-    parser.add_argument(
-        "--out", type=Path, default=ablation.REPO_ROOT / "benchmarks" / "results"
-    )
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=None,
-        help="shared data folder (default $SKEEG_SHARED_DATA or ../shared/data)",
-    )
-    parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default torch's)"
-    )
-    return parser.parse_args(argv)
-
-
-def write_outputs(stem: Path, meta: dict, rows: list[dict]) -> str:
-    """Write ``<stem>.json``, ``<stem>.txt`` and ``<stem>_f1.png``; return the text."""
-    text = report(rows)
-    result = {"metadata": meta, "rows": rows, "table": summary(rows, "iou")}
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    stem.with_suffix(".txt").write_text(text + "\n")
+def write_outputs(stem: Path, meta: dict, rows: list[dict], yasa: dict) -> str:
+    """Write ``<stem>.json``, ``<stem>.txt`` and ``<stem>_f1.png``; return the
+    text. ``yasa``: each YASA row's status per excerpt, kept in the JSON."""
+    text = report(rows, yasa)
+    table = summary(rows, "iou")
+    harness.write_results(stem, meta, rows, text, table=table, yasa=yasa)
     plot(rows, stem.parent / f"{stem.name}_f1.png")
     return text
+
+
+def _f1s(row: dict | None) -> str:
+    """A row's event F1 (IoU rule) against each expert, for the console."""
+    if row is None:
+        return ""
+    return "".join(
+        f", F1 vs {ref[-1]} {s['iou']['f1']:.3f}" for ref, s in row["scores"].items()
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run the study; print the tables; write ``<out>/spindle_detection_<size>.*``.
 
-    Parameters
-    ----------
-    argv : list of str, optional
-        Command-line arguments (default ``sys.argv[1:]``).
-
-    Returns
-    -------
-    result : dict
-        ``{"metadata": ..., "rows": [...]}``: one row per (excerpt, detector,
-        seed) with its threshold and scores against each expert, and one
-        ``"expert 2"`` row per excerpt scored by both experts.
+    ``argv``: the command line (default ``sys.argv[1:]``). Returns ``{"metadata",
+    "rows", "yasa"}``: one row per (excerpt, detector, seed) with its scores
+    against each expert (and a trained detector's threshold), one ``"expert 2"``
+    row per excerpt scored by both experts, and each YASA row's status per
+    excerpt.
     """
-    import torch
-
-    full_argv = ["benchmarks/spindle_detection.py"]
-    full_argv += sys.argv[1:] if argv is None else list(argv)
-    args = parse_args(argv)
-    data = args.data or ablation.default_data_dir()
-    if not (data / DREAMS_FOLDER).is_dir():
-        sys.exit(
-            f"DREAMS data not found: {data / DREAMS_FOLDER} (pass --data or set "
-            "SKEEG_SHARED_DATA)."
-        )
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    size = SIZES[args.size]
-    seeds = list(range(args.seeds or size.n_seeds))
-    args.out.mkdir(parents=True, exist_ok=True)
+    parser = harness.argument_parser(
+        __doc__, SIZES, seeds={"help": "SC seeds (default: the size's)"}
+    )
+    parser.add_argument(
+        "--detectors",
+        nargs="+",
+        choices=DETECTORS,
+        default=list(DETECTORS),
+        help="detectors to run (default: all)",
+    )
+    parser.add_argument(
+        "--rows-from",
+        type=Path,
+        default=None,
+        help="results JSON of an earlier run of the same protocol: the rows of "
+        "the detectors not run are taken from it",
+    )
+    args = parser.parse_args(argv)
+    size, seeds = harness.start_study(args, SIZES, DREAMS_FOLDER)
     stem = args.out / f"spindle_detection_{args.size}"
-    meta = metadata(args, size, seeds, full_argv)
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        packages=("yasa",),
+        recipe=asdict(size),
+        thresholds=THRESHOLDS.tolist(),
+        matching=MATCHING,
+        scored_s=SCORED_S,
+        seeds=seeds,
+    )
 
     numbers = sorted(set(size.train_pool) | set(size.test_excerpts))
-    excerpts = load_excerpts(data, numbers, size.sfreq)
+    excerpts = load_excerpts(args.data, numbers, size.sfreq)
     rows = agreement_rows(excerpts, size.test_excerpts)
+    if args.rows_from is not None:
+        rows += earlier_rows(args.rows_from, meta, args.detectors)
+    yasa = {name: {} for name in (YASA, YASA_RESAMPLED) if name in args.detectors}
+    for name, status in yasa.items():
+        for test in size.test_excerpts:
+            row, status[test] = yasa_row(name, args.data, excerpts[test])
+            rows += [row] if row else []
+            print(f"excerpt {test} {name}: {status[test]}{_f1s(row)}", flush=True)
+    text = write_outputs(stem, meta, rows, yasa)
     start = time.perf_counter()
     for test in size.test_excerpts:
-        for name in DETECTORS:
+        for name in (n for n in TRAINED if n in args.detectors):
             for seed in seeds if name == "SC" else seeds[:1]:
                 row = run_fold(name, test, excerpts, size, seed, args.device)
                 rows.append(row)
-                f1 = ", ".join(
-                    f"F1 vs {ref[-1]} {s['iou']['f1']:.3f}"
-                    for ref, s in row["scores"].items()
-                )
                 print(
                     f"[{time.perf_counter() - start:6.0f}s] excerpt {test} {name} "
                     f"seed {seed}: threshold {row['threshold']:.2f} (train F1 "
-                    f"{row['train_f1']:.3f}), {f1}",
+                    f"{row['train_f1']:.3f}){_f1s(row)}",
                     flush=True,
                 )
-        meta["wall_s"] = time.perf_counter() - start
-        text = write_outputs(stem, meta, rows)
+        text = write_outputs(stem, meta, rows, yasa)
     print(text)
     print(f"wrote {stem}.json/.txt/_f1.png in {meta['wall_s']:.0f} s")
-    return {"metadata": meta, "rows": rows}
+    return {"metadata": meta, "rows": rows, "yasa": yasa}
 
 
 if __name__ == "__main__":

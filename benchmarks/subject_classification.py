@@ -38,7 +38,6 @@ import argparse
 import json
 import logging
 import os
-import shlex
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -55,7 +54,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.metaestimators import available_if
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model, gpu_name  # noqa: E402
+import harness  # noqa: E402
 
 from skeeg import (
     HMMClassifier,
@@ -70,7 +69,6 @@ from skeeg.evaluation.protocol import anova_summary, evaluate_per_condition
 from skeeg.features import DEFAULT_BANDS, BandPowers
 from skeeg.preprocessing import BandpassFilter, Resampler
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 #: The seed's 4 PSG EEG channels (F4, C4, O2 and C3 against the mastoids)
 #: stood in for by the same 10-20 sites of eegmat's montage.
 CHANNELS = ("EEG F4", "EEG C4", "EEG O2", "EEG C3")
@@ -463,10 +461,7 @@ def paired_comparisons(rows: list[dict]) -> list[dict]:
 
 def plot_fractions(rows: list[dict], path: Path) -> None:
     """Window and subject ROC AUC against the labelled fraction (rest_vs_task)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = harness.pyplot()
 
     frame = pd.DataFrame(rows)
     frame = frame[frame.table == "rest_vs_task"]
@@ -498,19 +493,14 @@ def plot_fractions(rows: list[dict], path: Path) -> None:
         ax.set_title(metric.replace("_", " "))
     axes[0].set_ylabel("ROC AUC (mean ± sd over folds)")
     axes[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    harness.save_figure(fig, path)
 
 
 def plot_tsne(data: dict, size: Size, device: str, path: Path, fraction: float) -> dict:
     """t-SNE of SMATE's embedding (semi-supervised at ``fraction``), fitted on
     the training subjects of the first rest_vs_task fold; left: training
     windows (unlabelled in grey), right: the test subjects' windows."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = harness.pyplot()
 
     from skeeg.plotting import plot_embedding
 
@@ -527,39 +517,8 @@ def plot_tsne(data: dict, size: Size, device: str, path: Path, fraction: float) 
     axes[0].set_title(f"SMATE, {fraction:.0%} labelled: training subjects")
     plot_embedding(model, X[test], names[y[test]], ax=axes[1], random_state=seed)
     axes[1].set_title("held-out subjects (fold 0)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    harness.save_figure(fig, path)
     return {"fraction": fraction, "n_train": len(train), "n_test": len(test)}
-
-
-def metadata(args, size: Size, argv: list[str]) -> dict:
-    """Versions, hardware, threads, seeds and the exact command."""
-    import hmmlearn
-    import skorch
-    import torch
-
-    from skeeg.model_file import _versions
-
-    return {
-        "command": " ".join(shlex.quote(a) for a in ["python", *argv]),
-        "size": args.size,
-        "recipe": asdict(size),
-        "channels": list(CHANNELS),
-        "window_s": WINDOW_S,
-        "bandpass_hz": list(BANDPASS),
-        "device": args.device,
-        "versions": {
-            **_versions(),
-            "skorch": skorch.__version__,
-            "hmmlearn": hmmlearn.__version__,
-        },
-        "cpu_model": cpu_model(),
-        "gpu": gpu_name(args.device),
-        "torch_threads": torch.get_num_threads(),
-        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
-        "os_cpu_count": os.cpu_count(),
-    }
 
 
 def not_applicable(size: Size) -> list[dict]:
@@ -577,10 +536,9 @@ def not_applicable(size: Size) -> list[dict]:
     ]
 
 
-def write(stem: Path, result: dict) -> str:
-    """Save the JSON and the text tables; return the text."""
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1, default=str))
+def write(stem: Path, result: dict, rewrite: bool = False) -> str:
+    """Save the JSON and the text tables; return the text. ``rewrite``: the
+    tables of saved results."""
     lines = [f"# {result['metadata']['command']}", ""]
     if result["rows"]:
         table = summarise(result["rows"])
@@ -611,25 +569,15 @@ def write(stem: Path, result: dict) -> str:
     if result["skipped"]:
         lines += ["", f"skipped (budget): {result['skipped']}"]
     text = "\n".join(lines)
-    stem.with_suffix(".txt").write_text(text + "\n")
+    extra = {k: v for k, v in result.items() if k not in ("metadata", "rows")}
+    harness.write_results(
+        stem, result["metadata"], result["rows"], text, rewrite=rewrite, **extra
+    )
     return text
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device, e.g. cuda")
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=Path(
-            os.environ.get("SKEEG_SHARED_DATA", REPO_ROOT.parent / "shared" / "data")
-        ),
-        help="folder holding eegmat/",
-    )
-    parser.add_argument(
-        "--out", type=Path, default=REPO_ROOT / "benchmarks" / "results"
-    )
+    parser = harness.argument_parser(__doc__, SIZES, ("device", "data", "out"))
     parser.add_argument(
         "--report",
         type=Path,
@@ -638,33 +586,43 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def finish(stem: Path, result: dict) -> str:
+def finish(stem: Path, result: dict, rewrite: bool = False) -> str:
     """Statistics and the fraction plot of a run's rows; write and return the
     text."""
     result["anova"] = anova(result["rows"])
     result["paired"] = paired_comparisons(result["rows"])
     plot_fractions(result["rows"], stem.with_name(stem.name + "_fractions.png"))
-    return write(stem, result)
+    return write(stem, result, rewrite)
 
 
 def main(argv: list[str] | None = None) -> dict:
     """Run every cell of a size; return the result written to JSON."""
-    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.report is not None:
         result = json.loads(args.report.read_text())
-        print(finish(args.report.with_suffix(""), result))
+        print(finish(args.report.with_suffix(""), result, rewrite=True))
         return result
     size = SIZES[args.size]
     # hmmlearn logs every EM run that stops before converging; the budgeted
     # n_iter makes that routine here.
     logging.getLogger("hmmlearn").setLevel(logging.ERROR)
     stem = args.out / f"subject_classification_{args.size}"
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        packages=("hmmlearn",),
+        recipe=asdict(size),
+        channels=list(CHANNELS),
+        window_s=WINDOW_S,
+        bandpass_hz=list(BANDPASS),
+        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS"),
+    )
     start = time.perf_counter()
     data = load_data(args.data, size)
     result = {
         "metadata": {
-            **metadata(args, size, [sys.argv[0], *argv]),
+            **meta,
             "n_windows": len(data["X"]),
             "n_subjects": len(np.unique(data["groups"])),
             "window_shape": list(data["X"].shape[1:]),
@@ -694,10 +652,8 @@ def main(argv: list[str] | None = None) -> dict:
             result["rows"] += run_cell(
                 data, table, model, fraction, size, args.device, seed
             )
-        result["metadata"]["elapsed_min"] = round((time.perf_counter() - start) / 60, 2)
         write(stem, result)
         print(f"[{minutes:5.1f} min] {table} {model} {fraction:.0%} done", flush=True)
-    result["metadata"]["elapsed_min"] = round((time.perf_counter() - start) / 60, 2)
     print(finish(stem, result))
     return result
 

@@ -41,11 +41,13 @@ from statistics import median
 
 import numpy as np
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness  # noqa: E402
 
 
 def _load_overhead():
-    """``benchmarks/overhead.py``: its data, metadata and output helpers."""
+    """``benchmarks/overhead.py``: its data and its provenance of a speed
+    benchmark."""
     path = Path(__file__).resolve().with_name("overhead.py")
     spec = importlib.util.spec_from_file_location("skeeg_bench_overhead", path)
     module = importlib.util.module_from_spec(spec)
@@ -350,33 +352,22 @@ def table(rows: list[dict], peaks: list[dict]) -> str:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    parser.add_argument(
-        "--threads", type=int, default=1, help="torch and BLAS threads (default: 1)"
+    parser = harness.argument_parser(
+        __doc__, SIZES, harness.SPEED, threads=harness.ONE_THREAD
     )
     parser.add_argument(
         "--compile",
         action="store_true",
         help="also try torch.compile (its compile time is recorded apart)",
     )
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO_ROOT / "benchmarks" / "results",
-        help="folder of throughput_<size>.{json,txt}",
-    )
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    overhead.pin_threads(args.threads)
+    harness.pin_threads(args.threads)
     settings = SIZES[args.size]
-    meta = overhead.metadata("throughput.py", argv, args, settings)
+    meta = overhead.speed_provenance(__file__, argv, args, settings)
     X, y = overhead.synthetic_windows(
         settings["n_windows"], settings["n_channels"], settings["n_times"], args.seed
     )
@@ -399,15 +390,15 @@ def main(argv: list[str] | None = None) -> dict:
             row["pct_of_peak"] = 100.0 * row["gflops_per_cpu_s"] / peak
     text = table(rows, peaks + peaks_end)
     print(text)
-    result = {
-        "metadata": meta,
-        "matmul_peak": {"start": peaks, "end": peaks_end, "float32_gflops": peak},
-        "flops_per_window": flops,
-        "rows": rows,
-        "goals": {"inference_pct_of_float32_peak_at_least": 50.0},
-    }
-    overhead.write_results(args.out / f"throughput_{args.size}", result, text)
-    return result
+    return harness.write_results(
+        args.out / f"throughput_{args.size}",
+        meta,
+        rows,
+        harness.header(meta) + "\n\n" + text,
+        matmul_peak={"start": peaks, "end": peaks_end, "float32_gflops": peak},
+        flops_per_window=flops,
+        goals={"inference_pct_of_float32_peak_at_least": 50.0},
+    )
 
 
 if __name__ == "__main__":

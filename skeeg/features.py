@@ -9,6 +9,10 @@ on the same folds (``examples/ied_demo.py``, the iEDeaL ablation).
 log band powers and a logistic regression are the simple baseline of the
 subject-classification benchmark.
 
+:class:`SigmaPower` gives each channel's absolute and relative power in the
+sigma band (11-16 Hz), the first two features of the A7 spindle detector: a
+logistic regression on them is the simple baseline of the spindle benchmark.
+
 :class:`FrameFeatures` cuts each window into frames and describes every frame
 by its moments and Hjorth parameters: a sequence per window, the emissions of
 :class:`skeeg.estimators.hmm_classifier.HMMClassifier`.
@@ -22,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import welch
+from scipy.signal import periodogram, welch
 from scipy.stats import kurtosis
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
@@ -299,6 +303,133 @@ class BandPowers(_ChannelFeatures):
             ],
             dtype=object,
         )
+
+
+#: Feature names of :class:`SigmaPower` in output order (per channel).
+SIGMA_FEATURES = ("sigma", "relative_sigma")
+
+
+@fill_doc
+class SigmaPower(_ChannelFeatures):
+    """Absolute and relative sigma-band power of each channel of each window.
+
+    Per window and channel, the power spectral density ``P(f)`` (V^2/Hz for
+    input in volts) is the Hann-tapered periodogram of the whole window
+    (:func:`scipy.signal.periodogram`, mean detrended), summed over a band
+    with both edges included: ``power = sum_{lo <= f <= hi} P(f) * df``. The
+    two features are the power in the ``sigma`` band (units of X squared)
+    and its ratio to the power in the ``broad`` band (dimensionless, 1 when
+    all of the broad band's power is in the sigma band). These are the first
+    two features of the A7 spindle detector (Lacourse et al. 2019), computed
+    per window instead of on a sliding 0.3-s window. A sine of amplitude
+    ``A`` at a frequency inside both bands gives ``A^2 / 2`` and 1.
+    Stateless: ``fit`` records the input shape and checks the bands.
+
+    Parameters
+    ----------
+    sfreq : float
+        Sampling frequency in Hz.
+    sigma : (float, float), default=(11.0, 16.0)
+        The sigma band ``(lo, hi)`` in Hz, ``0 <= lo < hi <= sfreq / 2``.
+    broad : (float, float), default=(4.5, 20.0)
+        The broad band in Hz that the relative power divides by. A7's is
+        4.5-30 Hz; the default stops at 20 Hz, below the Nyquist frequency
+        of a 50-Hz recording and clear of its anti-alias roll-off.
+    log : bool, default=True
+        Return the natural logarithm of both features (floored at the
+        smallest positive float64), the usual input of a linear model.
+
+    Attributes
+    ----------
+    %(eeg_fit_attributes)s
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(100) / 100.0
+    >>> X = np.sin(2 * np.pi * 13 * t)[None, None]
+    >>> SigmaPower(sfreq=100.0, log=False).fit_transform(X).round(3)
+    array([[0.5, 1. ]])
+    """
+
+    _feature_names = SIGMA_FEATURES
+    _parameter_constraints: dict = {
+        "sfreq": [Interval(Real, 0, None, closed="neither")],
+        "sigma": ["array-like"],
+        "broad": ["array-like"],
+        "log": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        sfreq: float,
+        sigma: tuple[float, float] = (11.0, 16.0),
+        broad: tuple[float, float] = (4.5, 20.0),
+        log: bool = True,
+    ) -> None:
+        self.sfreq = sfreq
+        self.sigma = sigma
+        self.broad = broad
+        self.log = log
+
+    def fit(self, X, y=None) -> SigmaPower:
+        """Record the window shape and check the bands against it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
+            Windows, in volts for powers in V^2.
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate_params()
+        validate_eeg(self, X, reset=True, min_times=2)
+        freqs = np.fft.rfftfreq(self.n_times_in_, 1 / self.sfreq)
+        nyquist = self.sfreq / 2
+        for name in ("sigma", "broad"):
+            band = np.asarray(getattr(self, name), dtype=np.float64)
+            if band.shape != (2,) or not 0 <= band[0] < band[1] <= nyquist:
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} must be (lo, hi) in Hz with "
+                    f"0 <= lo < hi <= sfreq/2 = {nyquist:g}."
+                )
+            if not np.any((freqs >= band[0]) & (freqs <= band[1])):
+                raise ValueError(
+                    f"{name}={getattr(self, name)!r} holds no frequency of a "
+                    f"{self.n_times_in_}-sample periodogram at {self.sfreq:g} Hz "
+                    f"(bins {freqs[1]:g} Hz apart)."
+                )
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """The two features.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_windows, n_channels, n_times) or (n_windows, n_times)
+
+        Returns
+        -------
+        features : ndarray of shape (n_windows, n_channels * 2)
+            Channel-major: sigma power (units of X squared) and relative sigma
+            power of channel 0, then channel 1, ...
+            (:meth:`get_feature_names_out`); logarithms with ``log=True``.
+        """
+        check_is_fitted(self)
+        X, _ = validate_eeg(self, X, reset=False)
+        freqs, psd = periodogram(X, fs=self.sfreq, window="hann", axis=-1)
+        sigma, broad = (
+            psd[..., (freqs >= lo) & (freqs <= hi)].sum(axis=-1) * freqs[1]
+            for lo, hi in (self.sigma, self.broad)
+        )
+        # A flat window has no power anywhere: its relative power is 0.
+        features = np.stack([sigma, _ratio_or_zero(sigma, broad)], axis=-1)
+        if self.log:
+            features = np.log(np.maximum(features, np.finfo(np.float64).tiny))
+        return features.reshape(len(X), -1)
 
 
 def _ratio_or_zero(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -192,6 +192,12 @@ ENTRIES: tuple[Entry, ...] = (
         "transformer",
         example_params={"sfreq": 4.0, "bands": [(0.0, 2.0)]},
     ),
+    Entry(
+        "sigma-power",
+        "skeeg.features.SigmaPower",
+        "transformer",
+        example_params={"sfreq": 4.0, "sigma": (1.0, 2.0), "broad": (0.0, 2.0)},
+    ),
     # -- loss strategies and negative schedules (parameter objects) -------------
     Entry("bce", "skeeg.training.strategies.BCE", "loss"),
     Entry("wbce", "skeeg.training.strategies.WeightedBCE", "loss"),

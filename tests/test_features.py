@@ -1,4 +1,5 @@
-"""SpikeFeatures against hand-computed values, and as a detector front end."""
+"""SpikeFeatures, BandPowers and SigmaPower against hand-computed values and
+closed forms, and SpikeFeatures as a detector front end."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 from sklearn.pipeline import make_pipeline
 
-from skeeg.features import BandPowers, SpikeFeatures
+from skeeg.features import BandPowers, SigmaPower, SpikeFeatures
 from tests.conftest import bump_dataset
 
 
@@ -96,3 +97,52 @@ def test_bad_bands_are_a_clear_error(bands):
     X = np.zeros((2, 1, 256))
     with pytest.raises(ValueError, match="bands must be"):
         BandPowers(128.0, bands=bands).fit(X)
+
+
+def test_relative_sigma_power_of_two_sines_is_their_power_share():
+    # 1-s windows at 100 Hz: 1-Hz bins, a sine's Hann leakage stays within one
+    # bin of it. 13 Hz (bins 12-14) lies in both bands, 7 Hz (bins 6-8) in
+    # the broad band only: relative power a^2 / (a^2 + b^2), sigma power
+    # a^2 / 2.
+    a, b = 20e-6, 10e-6
+    X = np.stack(
+        [
+            _sines(100.0, 1.0, ((a, 13.0),)),
+            _sines(100.0, 1.0, ((b, 7.0),)),
+            _sines(100.0, 1.0, ((a, 13.0), (b, 7.0))),
+        ]
+    )[:, None]
+    features = SigmaPower(100.0, log=False).fit_transform(X)
+    np.testing.assert_allclose(features[0], [a**2 / 2, 1.0], rtol=1e-9)
+    assert features[1, 0] < 1e-12 * a**2 and features[1, 1] < 1e-12
+    np.testing.assert_allclose(features[2], [a**2 / 2, a**2 / (a**2 + b**2)], rtol=1e-9)
+
+
+def test_sigma_power_is_channel_major_and_logged():
+    X = np.stack([_sines(100.0, 1.0, ((2.0, 13.0),)), np.zeros(100)])[None]
+    transformer = SigmaPower(100.0).fit(X)
+    assert list(transformer.get_feature_names_out()) == [
+        "ch0_sigma",
+        "ch0_relative_sigma",
+        "ch1_sigma",
+        "ch1_relative_sigma",
+    ]
+    features = transformer.transform(X)[0]
+    np.testing.assert_allclose(features[:2], [np.log(2.0), 0.0], atol=1e-9)
+    # A flat channel: no power, relative power 0, both floored before the log.
+    np.testing.assert_array_equal(features[2:], np.log(np.finfo(np.float64).tiny))
+
+
+@pytest.mark.parametrize(
+    ("params", "match"),
+    [
+        ({"sigma": (20.0, 30.0)}, "sigma=.*sfreq/2 = 25"),
+        ({"broad": (16.0, 4.0)}, "broad=.*0 <= lo < hi"),
+        ({"sigma": (11.0,)}, "sigma=.*must be \\(lo, hi\\)"),
+        ({"sigma": (11.1, 11.4)}, "sigma=.*holds no frequency of a 100-sample"),
+    ],
+)
+def test_bad_sigma_bands_are_a_clear_error(params, match):
+    X = np.zeros((2, 1, 100))
+    with pytest.raises(ValueError, match=match):
+        SigmaPower(50.0, **params).fit(X)

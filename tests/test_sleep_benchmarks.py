@@ -87,7 +87,7 @@ def test_pooled_kappa_is_that_of_the_concatenated_excerpts(staging):
 
 
 def test_yasa_refuses_the_50_hz_excerpt(staging):
-    pytest.importorskip("yasa", reason="yasa is optional (pip install yasa)")
+    pytest.importorskip("yasa", reason="yasa is optional (pip install 'skeeg[bench]')")
     stages, status = staging.yasa_stages(_dreams().parent, 3)
     assert stages is None
     assert status.startswith("refused")

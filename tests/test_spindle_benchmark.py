@@ -1,6 +1,7 @@
-"""The DREAMS spindle benchmark: its labelling and event rules on hand-built
-cases, its baseline's features against closed forms, and a smoke run on the
-real excerpts (skipped without the data)."""
+"""The DREAMS spindle benchmark: its labelling, event, averaging and merging
+rules on hand-built cases, YASA's rows, and a smoke run on the real excerpts
+(skipped without the data or without yasa). Its baseline's features are
+skeeg.features.SigmaPower (tests/test_features.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import importlib.util
 import json
 import math
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -66,28 +68,86 @@ def test_centre_events_span_the_centre_regions_of_their_windows(bench):
     np.testing.assert_allclose(events["peak"], [0.5, 2.5])
 
 
-def test_sigma_power_of_sines_matches_closed_form(bench):
-    sfreq, t = 100.0, np.arange(100) / 100.0
-    amplitude = 20e-6
-    X = np.stack(
-        [
-            amplitude * np.sin(2 * np.pi * 13 * t),  # in the sigma band
-            amplitude * np.sin(2 * np.pi * 7 * t),  # broad band only
-        ]
-    )[:, None, :]
-    features = bench.SigmaPower(sfreq).fit(X).transform(X)
-    assert features.shape == (2, 2)
-    # A sine of amplitude A has power A^2 / 2, all of it near 13 Hz.
-    assert features[0, 0] == pytest.approx(np.log10(amplitude**2 / 2), abs=0.02)
-    assert features[0, 1] == pytest.approx(0.0, abs=0.01)
-    # At 7 Hz the sigma band holds only the Hann window's leakage.
-    assert features[1, 1] < -3
+def _scores(f1: float, n_reference: int = 10) -> dict:
+    rule = {"precision": f1, "recall": f1, "f1": f1, "n_detected": 10}
+    scores = {**rule, "n_reference": n_reference, "n_matched": 5}
+    return {"iou": scores, "peak": scores}
 
 
-def test_sigma_power_rejects_a_band_above_nyquist(bench):
-    X = np.zeros((2, 1, 100))
-    with pytest.raises(ValueError, match="sigma=.*sfreq/2 = 25"):
-        bench.SigmaPower(50.0, sigma=(20.0, 30.0)).fit(X)
+def test_means_over_the_excerpts_yasa_scored_stand_beside_the_full_ones(bench):
+    rows = [
+        {"excerpt": k, "detector": "SC", "seed": 0, "scores": {"expert 1": _scores(f)}}
+        for k, f in ((1, 0.2), (2, 0.4), (3, 0.9))
+    ] + [
+        {"excerpt": k, "detector": bench.YASA, "seed": None}
+        | {"scores": {"expert 1": _scores(f)}}
+        for k, f in ((1, 0.1), (2, 0.5))
+    ]
+    table = {(t["excerpt"], t["detector"]): t for t in bench.summary(rows, "iou")}
+    assert table[("mean 1-6", "SC")]["f1"] == pytest.approx(0.5)
+    # YASA has no excerpt 3: no mean over 1-6, a mean over 1 and 2 for both.
+    assert ("mean 1-6", bench.YASA) not in table
+    assert table[("mean 1,2", "SC")]["f1"] == pytest.approx(0.3)
+    assert table[("mean 1,2", bench.YASA)]["f1"] == pytest.approx(0.3)
+    assert table[("mean 1,2", bench.YASA)]["n_reference"] == 20
+    text = bench.report(rows, {bench.YASA: {1: "ok", 2: "ok", 3: "refused: why"}})
+    assert "YASA on excerpt 3: refused: why" in text
+    line = next(x for x in text.splitlines() if x.startswith("3 "))
+    assert line.split()[-1] == "refused"
+
+
+def test_yasa_missing_is_a_status_not_an_error(bench, monkeypatch):
+    monkeypatch.setitem(sys.modules, "yasa", None)
+    events, status = bench.yasa_events(np.zeros(1000), 100.0)
+    assert events is None
+    assert status.startswith("not importable") and "skeeg[bench]" in status
+    text = bench.report([], {bench.YASA: {1: status, 2: status}})
+    assert text.count("YASA left out: not importable") == 1
+
+
+def test_earlier_rows_are_kept_only_from_the_same_protocol(bench, tmp_path):
+    meta = {"recipe": {"a": (1, 2)}, "thresholds": [0.5], "matching": {}}
+    meta |= {"scored_s": 1000.0, "seeds": [0]}
+    detectors = ("expert 2", "SC", "sigma+LR", bench.YASA)
+    earlier = {
+        "metadata": {**json.loads(json.dumps(meta)), "command": "python x.py"},
+        "rows": [{"detector": d, "excerpt": 1} for d in detectors],
+    }
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps(earlier))
+    kept = bench.earlier_rows(path, meta, [bench.YASA, bench.YASA_RESAMPLED])
+    assert [r["detector"] for r in kept] == ["SC", "sigma+LR"]
+    assert meta["rows_from"]["detectors"] == ["SC", "sigma+LR"]
+    assert meta["rows_from"]["command"] == "python x.py"
+    with pytest.raises(SystemExit, match="seeds differ"):
+        bench.earlier_rows(path, {**meta, "seeds": [0, 1]}, [bench.YASA])
+
+
+def _dreams(bench) -> Path:
+    data = shared_data_dir()
+    if not (data / bench.DREAMS_FOLDER).is_dir():
+        pytest.skip(f"DREAMS spindle excerpts not found under {data}")
+    return data
+
+
+def test_yasa_refuses_the_50_hz_excerpt_unless_resampled(bench):
+    pytest.importorskip("yasa", reason="yasa is optional (pip install 'skeeg[bench]')")
+    data = _dreams(bench)
+    excerpts = bench.load_excerpts(data, [1, 3], 100.0)
+    row, status = bench.yasa_row(bench.YASA, data, excerpts[3])
+    assert row is None
+    assert status.startswith("refused") and "Nyquist" in status
+    row, status = bench.yasa_row(bench.YASA_RESAMPLED, data, excerpts[3])
+    assert status == "ok" and set(row["scores"]) == {"expert 1", "expert 2"}
+    # Excerpt 1 is recorded at 100 Hz: both rows see the same signal.
+    signal, sfreq = bench.yasa_signal(bench.YASA, data, excerpts[1])
+    assert sfreq == 100.0
+    events, status = bench.yasa_events(signal, sfreq)
+    assert status == "ok" and len(events) > 0
+    # YASA's default spindle durations are 0.5-2 s; peaks in the scored span.
+    assert events["duration"].between(0.5, 2.0).all()
+    assert (events["peak"] < bench.SCORED_S).all()
+    assert (events["onset"] <= events["peak"]).all()
 
 
 @pytest.mark.slow
@@ -112,7 +172,11 @@ def test_spindle_benchmark_smoke_run(bench, tmp_path):
     assert (tmp_path / "spindle_detection_smoke_f1.png").stat().st_size > 0
 
     rows = {row["detector"]: row for row in result["rows"]}
-    assert set(rows) == {"expert 2", "SC", "sigma+LR"}
+    has_yasa = importlib.util.find_spec("yasa") is not None
+    yasa = {bench.YASA, bench.YASA_RESAMPLED}
+    assert set(rows) == {"expert 2", "SC", "sigma+LR"} | (yasa if has_yasa else set())
+    statuses = {s for by in result["yasa"].values() for s in by.values()}
+    assert statuses == {"ok"} if has_yasa else statuses.pop().startswith("not")
     # The inter-expert row counts the experts' files, read independently.
     expert1 = np.loadtxt(dreams / "Visual_scoring1_excerpt1.txt", skiprows=1)
     expert2 = np.loadtxt(dreams / "Visual_scoring2_excerpt1.txt", skiprows=1)
@@ -120,9 +184,9 @@ def test_spindle_benchmark_smoke_run(bench, tmp_path):
     agreement = rows["expert 2"]["scores"]["expert 1"]["iou"]
     assert agreement["n_reference"] == len(expert1)
     assert agreement["n_detected"] == in_span.sum()
-    for name in ("SC", "sigma+LR"):
+    for name in set(rows) - {"expert 2"}:
         row = rows[name]
-        assert row["threshold"] in bench.THRESHOLDS
+        assert row.get("threshold", 0.5) in bench.THRESHOLDS
         assert set(row["scores"]) == {"expert 1", "expert 2"}
         for reference in row["scores"].values():
             for rule in ("iou", "peak"):
