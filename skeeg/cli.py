@@ -5,8 +5,12 @@
     skeeg demo --out out
     skeeg train --data windows.npz --model sc --loss sasu --out model.skeeg --cv 5
     skeeg info model.skeeg
+    skeeg predict model.skeeg windows.npz --out proba.tsv
     skeeg detect model.skeeg night.edf --out night_events.tsv --plot night.png
     skeeg evaluate model.skeeg --data night.edf --events night_reference.tsv
+    skeeg stage stager.skeeg night.edf --out hypnogram.tsv --plot hypnogram.png
+
+``skeeg train --model`` takes every classifier of :mod:`skeeg.registry`.
 
 Every failure (a missing or unreadable file, a bad option, data of the wrong
 shape, a recording of another rate or montage than the model's) ends with a
@@ -24,24 +28,41 @@ from pathlib import Path
 
 import skeeg
 
-#: The models ``skeeg train --model`` builds.
-MODELS = ("sc", "resnet1d", "inceptiontime", "features")
-_DEEP = {
-    "sc": "SCClassifier",
-    "resnet1d": "ResNet1DClassifier",
-    "inceptiontime": "InceptionTimeClassifier",
+#: The classical IED detector ``skeeg train --model`` builds besides the
+#: registry's classifiers (:func:`skeeg.recipes.spike_feature_pipeline`).
+FEATURES = "features"
+# Training options (dest -> the classifier parameter it sets); a model whose
+# signature lacks the parameter refuses the option instead of ignoring it.
+_TRAINING_OPTIONS = {
+    "loss": "loss",
+    "epochs": "max_epochs",
+    "width": "width",
+    "batch_size": "batch_size",
+    "lr": "lr",
+    "optimizer": "optimizer",
+    "device": "device",
 }
-# Options that only the deep models take (dest -> flag), to refuse them for
-# "features" instead of ignoring them.
-_DEEP_OPTIONS = {
-    "loss": "--loss",
-    "epochs": "--epochs",
-    "width": "--width",
-    "batch_size": "--batch-size",
-    "lr": "--lr",
-    "optimizer": "--optimizer",
-    "device": "--device",
-}
+
+
+def _classifiers():
+    from skeeg import registry
+
+    return registry.entries("classifier")
+
+
+def _signature_defaults(parameter: str) -> str:
+    """Each registry classifier's default of ``parameter``, for a help text:
+    read from the signatures, never restated here."""
+    import inspect
+
+    shown = []
+    for entry in _classifiers():
+        default = inspect.signature(entry.cls).parameters.get(parameter)
+        if default is not None:
+            shown.append(f"{entry.name} {default.default}")
+    return "; ".join(shown)
+
+
 _NPZ_HELP = (
     "an .npz file (numpy.savez) with X: float array (n_windows, n_channels, "
     "n_times) of EEG windows in volts (as MNE reads EDF, so that a model "
@@ -76,8 +97,9 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # -- train -----------------------------------------------------------------------------
-def _load_npz(path: Path) -> dict:
-    """The arrays of a training .npz, checked for shape and content."""
+def _load_npz(path: Path, required: tuple[str, ...] = ("y",)) -> dict:
+    """The arrays of a windows .npz, checked for shape and content; ``y``
+    (and ``groups``, ``sleep_stage``) None where absent and not required."""
     import numpy as np
 
     if not path.is_file():
@@ -91,19 +113,19 @@ def _load_npz(path: Path) -> dict:
         ) from exc
     except OSError as exc:
         raise CLIError(f"cannot read {str(path)!r}: {exc}") from exc
-    missing = [key for key in ("X", "y", "sfreq") if key not in arrays]
+    missing = [key for key in ("X", *required, "sfreq") if key not in arrays]
     if missing:
         raise CLIError(
             f"{str(path)!r} has no {', '.join(missing)} (it has "
             f"{', '.join(sorted(arrays)) or 'nothing'}); expected {_NPZ_HELP}"
         )
-    X, y = arrays["X"], arrays["y"]
+    X, y = arrays["X"], arrays.get("y")
     if X.ndim != 3 or X.dtype.kind not in "fiu":
         raise CLIError(
             f"X in {str(path)!r} must be a numeric array of shape (n_windows, "
             f"n_channels, n_times); got shape {X.shape}, dtype {X.dtype}"
         )
-    for key in ("y", "groups"):
+    for key in ("y", "groups", "sleep_stage"):
         value = arrays.get(key)
         if value is not None and (value.ndim != 1 or len(value) != len(X)):
             raise CLIError(
@@ -127,6 +149,7 @@ def _load_npz(path: Path) -> dict:
         "X": X,
         "y": y,
         "groups": arrays.get("groups"),
+        "sleep_stage": arrays.get("sleep_stage"),
         "sfreq": float(sfreq),
         "ch_names": ch_names,
     }
@@ -134,55 +157,46 @@ def _load_npz(path: Path) -> dict:
 
 def _build_model(args: argparse.Namespace, sfreq: float):
     """The Pipeline of ``--model``; the classifier is its step "clf"."""
-    from sklearn.pipeline import Pipeline
+    import inspect
 
-    if args.model == "features":
-        given = [flag for dest, flag in _DEEP_OPTIONS.items() if getattr(args, dest)]
-        if given:
-            raise CLIError(
-                f"{', '.join(given)} apply to the deep models "
-                f"({', '.join(_DEEP)}), not to --model features"
-            )
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.preprocessing import StandardScaler
+    from skeeg import registry
+    from skeeg.recipes import BANDS, spike_feature_pipeline, window_pipeline
 
-        from skeeg.features import SpikeFeatures
-
-        return Pipeline(
-            [
-                ("features", SpikeFeatures()),
-                ("scale", StandardScaler()),
-                ("clf", LogisticRegression(class_weight="balanced", max_iter=1000)),
-            ]
+    given = {
+        parameter: getattr(args, dest)
+        for dest, parameter in _TRAINING_OPTIONS.items()
+        if getattr(args, dest) is not None
+    }
+    if args.model == FEATURES:
+        flags = [
+            f"--{dest.replace('_', '-')}"
+            for dest in (*_TRAINING_OPTIONS, "l_freq", "h_freq")
+            if getattr(args, dest) is not None
+        ]
+        if flags:
+            raise CLIError(f"{', '.join(flags)} do not apply to --model features")
+        return spike_feature_pipeline()
+    entry = registry.get(args.model, "classifier")
+    parameters = inspect.signature(entry.cls).parameters
+    refused = [name for name in given if name not in parameters]
+    if refused:
+        raise CLIError(
+            f"--model {args.model} ({entry.class_name}) has no parameter "
+            f"{', '.join(refused)}"
         )
-    if not args.l_freq < args.h_freq < sfreq / 2:
+    settings = {**given, "random_state": args.seed}
+    if "verbose" in parameters:
+        settings["verbose"] = 0 if args.quiet else 1
+    # The task band's high cut-off, kept below 0.9 x Nyquist at low rates
+    # (a 50-Hz night keeps 22.5 Hz of its 0.3-35 Hz band).
+    low, high = BANDS[entry.task]
+    band = (args.l_freq or low, args.h_freq or min(high, 0.45 * sfreq))
+    if not band[0] < band[1] < sfreq / 2:
         raise CLIError(
             f"the band-pass needs --l-freq < --h-freq < sfreq/2 = {sfreq / 2:g} Hz; "
-            f"got --l-freq {args.l_freq:g}, --h-freq {args.h_freq:g}"
+            f"got {band[0]:g} and {band[1]:g} Hz"
         )
-    from skeeg.preprocessing import BandpassFilter, Scaler
-
-    settings = {
-        "loss": args.loss,
-        "max_epochs": args.epochs,
-        "width": args.width,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "optimizer": args.optimizer,
-        "device": args.device,
-    }
-    clf = getattr(skeeg, _DEEP[args.model])(
-        **{k: v for k, v in settings.items() if v is not None},
-        random_state=args.seed,
-        verbose=0 if args.quiet else 1,
-    )
-    return Pipeline(
-        [
-            ("bandpass", BandpassFilter(sfreq, args.l_freq, args.h_freq)),
-            ("scale", Scaler()),
-            ("clf", clf),
-        ]
-    )
+    return window_pipeline(entry.cls(**settings), sfreq, band=band)
 
 
 def _cross_validate(args, pipe, data, fit_params: dict) -> dict:
@@ -234,9 +248,21 @@ def _train(args: argparse.Namespace) -> int:
     if not args.out.parent.is_dir():
         raise CLIError(f"the folder of --out does not exist: {str(args.out.parent)!r}")
     pipe = _build_model(args, sfreq)
-    fit_params = (
-        {"clf__groups": groups} if args.model in _DEEP and groups is not None else {}
-    )
+    fit_params = {}
+    if args.model != FEATURES and groups is not None:
+        fit_params["clf__groups"] = groups
+    if data["sleep_stage"] is not None:
+        if args.model != "siamese-es":
+            raise CLIError(
+                f"{str(args.data)!r} has sleep_stage, which only --model "
+                "siamese-es learns from"
+            )
+        fit_params["clf__sleep_stage"] = data["sleep_stage"]
+    elif args.model == "siamese-es":
+        raise CLIError(
+            f"--model siamese-es learns the sleep stage alongside: "
+            f"{str(args.data)!r} needs a sleep_stage array (one per window)"
+        )
     labels, counts = np.unique(y, return_counts=True)
     class_counts = {str(k): int(v) for k, v in zip(labels, counts, strict=True)}
     print(
@@ -280,9 +306,21 @@ def _info(args: argparse.Namespace) -> int:
 
 
 # -- detect / evaluate -----------------------------------------------------------------
-def _progress(done: int, total: int) -> None:
-    end = "\n" if done == total else ""
-    print(f"\rscored {done}/{total} windows", end=end, file=sys.stderr, flush=True)
+class _ProgressBar:
+    """A tqdm bar on stderr for a ``progress(done, total)`` callback (tqdm
+    comes with skorch)."""
+
+    def __init__(self, unit: str) -> None:
+        self.unit, self.bar = unit, None
+
+    def __call__(self, done: int, total: int) -> None:
+        from tqdm.auto import tqdm
+
+        if self.bar is None:
+            self.bar = tqdm(total=total, unit=self.unit, file=sys.stderr)
+        self.bar.update(done - self.bar.n)
+        if done == total:
+            self.bar.close()
 
 
 def _detect_in(args: argparse.Namespace, recording: Path):
@@ -309,7 +347,7 @@ def _detect_in(args: argparse.Namespace, recording: Path):
         ch_names=meta["ch_names"],
         picks=args.picks,
         merge_gap_s=args.merge_gap,
-        progress=None if args.quiet else _progress,
+        progress=None if args.quiet else _ProgressBar("window"),
     )
     return events, raw
 
@@ -399,6 +437,131 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- predict -------------------------------------------------------------------------
+def _check_recording_metadata(meta: dict, sfreq: float, ch_names, what: str) -> None:
+    import numpy as np
+
+    if meta["sfreq"] is not None and not np.isclose(sfreq, meta["sfreq"]):
+        raise CLIError(
+            f"{what} is sampled at {sfreq:g} Hz, but the model expects "
+            f"{meta['sfreq']:g} Hz"
+        )
+    if meta["ch_names"] is not None and ch_names is not None:
+        if list(ch_names) != list(meta["ch_names"]):
+            raise CLIError(
+                f"{what} has the channels {list(ch_names)}, but the model expects "
+                f"{meta['ch_names']}"
+            )
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from skeeg.model_file import load_model, read_model_metadata
+
+    _check_output(args.out, "--out", (".tsv", ".csv"), args.overwrite)
+    meta = read_model_metadata(args.model)
+    data = _load_npz(args.data, required=())
+    _check_recording_metadata(meta, data["sfreq"], data["ch_names"], str(args.data))
+    model = load_model(args.model, device=args.device or "cpu")
+    X = data["X"]
+    proba = model.predict_proba(X)
+    table = pd.DataFrame({"window": range(len(X))})
+    if data["y"] is not None:
+        table["label"] = data["y"]
+    for column, label in enumerate(model.classes_):
+        table[f"proba_{label}"] = proba[:, column]
+    table["predicted"] = model.predict(X)
+    sep = "\t" if args.out.suffix.lower() == ".tsv" else ","
+    table.to_csv(args.out, sep=sep, index=False, na_rep="n/a")
+    print(f"{len(X)} windows; wrote {args.out}")
+    return 0
+
+
+# -- stage ---------------------------------------------------------------------------
+def _stage(args: argparse.Namespace) -> int:
+    from fractions import Fraction
+
+    import numpy as np
+    import pandas as pd
+    from scipy.signal import resample_poly
+
+    from skeeg import SleepStager
+    from skeeg.datasets import read_raw
+    from skeeg.model_file import load_model, read_model_metadata
+    from skeeg.preprocessing import derivation_matrix
+
+    _check_output(args.out, "--out", (".tsv", ".csv"), args.overwrite)
+    if args.plot is not None:
+        _check_output(args.plot, "--plot", (".png", ".svg", ".pdf"), args.overwrite)
+    meta = read_model_metadata(args.model)
+    model = load_model(args.model, device=args.device or "cpu")
+    stager = model.steps[-1][1] if hasattr(model, "steps") else model
+    if not isinstance(stager, SleepStager):
+        raise CLIError(
+            f"{str(args.model)!r} holds a {type(stager).__name__}; skeeg stage "
+            "needs a SleepStager (skeeg train --model sleep-stager)"
+        )
+    if meta["sfreq"] is None or meta["ch_names"] is None:
+        raise CLIError(
+            f"{str(args.model)!r} does not record its sampling rate and channels "
+            "(save_model(..., sfreq=, ch_names=)); skeeg stage needs both"
+        )
+    try:
+        raw = read_raw(args.recording, preload=False)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # MNE's readers raise many types on a bad file
+        raise CLIError(f"cannot read {str(args.recording)!r}: {exc}") from exc
+    sources, matrix = derivation_matrix(meta["ch_names"], raw.ch_names)
+    data = matrix @ raw.get_data(picks=sources)
+    ratio = Fraction(meta["sfreq"] / raw.info["sfreq"]).limit_denominator(1000)
+    if ratio != 1:
+        data = resample_poly(data, ratio.numerator, ratio.denominator, axis=1)
+    n_times = int(meta["n_times"])
+    n_epochs = data.shape[1] // n_times
+    if n_epochs < 1:
+        raise CLIError(
+            f"{str(args.recording)!r} is shorter than one {n_times / meta['sfreq']:g}"
+            "-s epoch"
+        )
+    X = data[:, : n_epochs * n_times].reshape(len(data), n_epochs, n_times)
+    X = X.transpose(1, 0, 2)
+    # Epoch by epoch the stager scores in batches (a bar that moves); its
+    # smoothing ("hmm", "viterbi") needs the whole night in one call.
+    batch = n_epochs if stager.smoothing is not None else 512
+    progress = None if args.quiet else _ProgressBar("epoch")
+    stages = []
+    for start in range(0, n_epochs, batch):
+        stages.append(model.predict(X[start : start + batch]))
+        if progress is not None:
+            progress(min(start + batch, n_epochs), n_epochs)
+    stages = np.concatenate(stages)
+    epoch_s = n_times / meta["sfreq"]
+    hypnogram = pd.DataFrame(
+        {
+            "onset": np.arange(n_epochs) * epoch_s,
+            "duration": epoch_s,
+            "trial_type": stages,
+        }
+    )
+    sep = "\t" if args.out.suffix.lower() == ".tsv" else ","
+    hypnogram.to_csv(args.out, sep=sep, index=False)
+    counts = hypnogram["trial_type"].value_counts().to_dict()
+    print(f"{n_epochs} epochs of {epoch_s:g} s: {counts}; wrote {args.out}")
+    if args.plot is not None:
+        from matplotlib.figure import Figure
+
+        from skeeg.plotting import plot_hypnogram
+
+        figure = Figure(figsize=(10.0, 3.0), layout="constrained")
+        staged = hypnogram.rename(columns={"trial_type": "stage"})
+        plot_hypnogram(staged, ax=figure.subplots())
+        figure.savefig(args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 # -- the parser ------------------------------------------------------------------------
 def _positive_float(text: str) -> float:
     try:
@@ -471,6 +634,8 @@ def _add_detection_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``skeeg`` argument parser (one subcommand per task)."""
+    from skeeg.recipes import BANDS
+
     parser = _Parser(
         prog="skeeg",
         description="Deep and classical models for clinical EEG: train a window "
@@ -524,18 +689,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument(
         "--model",
-        choices=MODELS,
+        choices=[*(e.name for e in _classifiers()), FEATURES],
         required=True,
-        help="sc: SCClassifier (iEDeaL's network); resnet1d: 1-D ResNet-18; "
-        "inceptiontime: InceptionTime; features: SpikeFeatures + logistic "
-        "regression (the classical detector)",
+        help="; ".join(f"{e.name}: {e.class_name}" for e in _classifiers())
+        + "; features: SpikeFeatures + logistic regression (the classical "
+        "detector). Every model but features is trained behind a band-pass and "
+        "per-channel scaling (skeeg.recipes.window_pipeline)",
     )
     train.add_argument(
         "--loss",
         choices=("bce", "bbce", "wbce", "ewbce", "focal", "sf", "sasu"),
         default=None,
-        help="loss strategy of a deep model (default: the model's, sasu for sc, "
-        "bce for the others); see docs/estimators.md",
+        help="loss strategy of a deep model (default: the model's: "
+        f"{_signature_defaults('loss')}); see docs/estimators.md",
     )
     train.add_argument(
         "--out", type=Path, required=True, metavar="MODEL.skeeg", help="model file"
@@ -549,60 +715,113 @@ def build_parser() -> argparse.ArgumentParser:
         "the data's groups (needs groups in DATA.npz); the model saved is then "
         "trained on all windows",
     )
-    train.add_argument(
-        "--epochs",
-        type=_positive_int,
-        default=None,
-        help="training epochs (default: the model's, 30)",
-    )
-    train.add_argument(
-        "--width",
-        type=_positive_int,
-        default=None,
-        help="channels inside the network (default: the model's, 16 for sc, 64 "
-        "for resnet1d, 32 for inceptiontime)",
-    )
-    train.add_argument(
-        "--batch-size",
-        type=_positive_int,
-        default=None,
-        help="windows per batch (default: the model's, 64)",
-    )
-    train.add_argument(
-        "--lr",
-        type=_positive_float,
-        default=None,
-        help="learning rate (default: the model's, 3e-3)",
-    )
+    for flag, parameter, kind, text in (
+        ("--epochs", "max_epochs", _positive_int, "training epochs"),
+        ("--width", "width", _positive_int, "channels inside the network"),
+        ("--batch-size", "batch_size", _positive_int, "windows per batch"),
+        ("--lr", "lr", _positive_float, "learning rate"),
+    ):
+        train.add_argument(
+            flag,
+            type=kind,
+            default=None,
+            help=f"{text} (default: the model's: {_signature_defaults(parameter)})",
+        )
     train.add_argument(
         "--optimizer",
         choices=("sgd", "adam", "adamw"),
         default=None,
-        help="optimizer (default: adam, the models' default; sgd adds momentum "
-        "0.9 and weight decay 1e-4)",
+        help="optimizer; sgd adds momentum 0.9 and weight decay 1e-4 (default: "
+        f"the model's: {_signature_defaults('optimizer')})",
     )
     train.add_argument(
         "--l-freq",
         type=_positive_float,
-        default=1.0,
+        default=None,
         metavar="HZ",
-        help="band-pass low cut-off of the deep models in Hz (default: 1)",
+        help="band-pass low cut-off in Hz (default: the model's task band, "
+        "skeeg.recipes.BANDS: "
+        + "; ".join(f"{t} {lo:g}" for t, (lo, _) in BANDS.items())
+        + ")",
     )
     train.add_argument(
         "--h-freq",
         type=_positive_float,
-        default=50.0,
+        default=None,
         metavar="HZ",
-        help="band-pass high cut-off in Hz, below sfreq/2 (default: 50)",
+        help="band-pass high cut-off in Hz, below sfreq/2 (default: the task "
+        "band's: "
+        + "; ".join(f"{t} {hi:g}" for t, (_, hi) in BANDS.items())
+        + ", or 0.45 x sfreq when lower)",
     )
     train.add_argument(
-        "--device", default=None, help="cpu, cuda, cuda:1 or auto (default: auto)"
+        "--device",
+        default=None,
+        help="cpu, cuda, cuda:1 or auto (default: the model's: "
+        f"{_signature_defaults('device')})",
     )
     train.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     train.add_argument(
         "--quiet", action="store_true", help="no per-epoch progress table"
     )
     train.set_defaults(run=_train)
+
+    predict = commands.add_parser(
+        "predict",
+        help="per-window class probabilities of a model on windows",
+        description="Score the windows of an .npz with a model file: one row per "
+        "window with its probability of each class and the predicted class "
+        "(and its label when the .npz has y).",
+    )
+    _add_model_argument(predict)
+    predict.add_argument(
+        "data", type=Path, metavar="WINDOWS.npz", help=_NPZ_HELP + " (y optional)"
+    )
+    predict.add_argument(
+        "--out", type=Path, required=True, metavar="PROBA.tsv", help=".tsv or .csv"
+    )
+    predict.add_argument(
+        "--device", default=None, help="cpu (default), cuda, cuda:1 or auto"
+    )
+    predict.add_argument(
+        "--overwrite", action="store_true", help="replace --out if it exists"
+    )
+    predict.set_defaults(run=_predict)
+
+    stage = commands.add_parser(
+        "stage",
+        help="score the sleep stage of each epoch of a night with a SleepStager",
+        description="Cut a night (EDF, BDF, FIF or BrainVision) into the model's "
+        "epochs (30 s for a stager trained on 30-s epochs), at the model's rate "
+        "(resampled when the recording's differs), on the model's channels "
+        "(bipolar names 'A-B' derived from a referential recording), stage them "
+        "and write a BIDS-style events file (onset, duration, trial_type); "
+        "optionally draw the hypnogram.",
+    )
+    _add_model_argument(stage)
+    stage.add_argument("recording", type=Path, metavar="NIGHT", help=_RECORDING_HELP)
+    stage.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="HYPNOGRAM.tsv",
+        help="the hypnogram: .tsv (BIDS events) or .csv",
+    )
+    stage.add_argument(
+        "--plot",
+        type=Path,
+        default=None,
+        metavar="FIGURE.png",
+        help="also draw the hypnogram: .png, .svg or .pdf",
+    )
+    stage.add_argument(
+        "--device", default=None, help="cpu (default), cuda, cuda:1 or auto"
+    )
+    stage.add_argument(
+        "--overwrite", action="store_true", help="replace --out and --plot"
+    )
+    stage.add_argument("--quiet", action="store_true", help="no progress bar")
+    stage.set_defaults(run=_stage)
 
     info = commands.add_parser(
         "info",

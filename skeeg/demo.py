@@ -56,17 +56,13 @@ def run_ied_demo(
     """
     # A Figure without pyplot: headless, and the caller's backend is left alone.
     from matplotlib.figure import Figure
-    from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import PrecisionRecallDisplay
-    from sklearn.pipeline import Pipeline, make_pipeline
-    from sklearn.preprocessing import StandardScaler
 
     from skeeg.datasets import make_ied_dataset
     from skeeg.estimators.sc_classifier import SCClassifier
     from skeeg.evaluation.metrics import scores_table, window_scores
     from skeeg.evaluation.out_of_fold import grouped_oof_proba
-    from skeeg.features import SpikeFeatures
-    from skeeg.preprocessing import BandpassFilter, Resampler, Scaler
+    from skeeg.recipes import spike_feature_pipeline, window_pipeline
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -83,28 +79,21 @@ def run_ied_demo(
     )
     rows, curves = [], {}
     for name, loss in [("SC+SaSu (iEDeaL)", "sasu"), ("SC+BCE", "bce")]:
-        pipe = Pipeline(
-            [
-                ("bandpass", BandpassFilter(sfreq, 1.0, 50.0)),
-                ("resample", Resampler(sfreq, 250.0)),
-                ("scale", Scaler()),
-                (
-                    "sc",
-                    SCClassifier(loss=loss, max_epochs=epochs, random_state=seed),
-                ),
-            ]
+        print(f"  {name}: training on 5 folds ...", flush=True)
+        pipe = window_pipeline(
+            SCClassifier(loss=loss, max_epochs=epochs, random_state=seed),
+            sfreq,
+            new_sfreq=250.0,
         )
         proba, seconds = grouped_oof_proba(
-            pipe, X, y, groups, fit_groups_param="sc__groups"
+            pipe, X, y, groups, fit_groups_param="clf__groups"
         )
         rows.append({"model": name, **window_scores(y, proba), "fit_s": seconds})
+        print(f"  {name}: AUPRC {rows[-1]['auprc']:.3f} ({seconds:.0f} s)", flush=True)
         curves[name] = proba
-    simple = make_pipeline(
-        SpikeFeatures(),
-        StandardScaler(),
-        LogisticRegression(class_weight="balanced", max_iter=1000),
+    proba, seconds = grouped_oof_proba(
+        spike_feature_pipeline(), X, y, groups, fit_groups_param=None
     )
-    proba, seconds = grouped_oof_proba(simple, X, y, groups, fit_groups_param=None)
     name = "features+logreg"
     rows.append({"model": name, **window_scores(y, proba), "fit_s": seconds})
     curves[name] = proba

@@ -381,6 +381,34 @@ def _draw_hypnogram(ax, steps, edges, span: tuple[float, float]) -> None:
     ax.set_xlabel("Time (h); the span drawn below in orange")
 
 
+def plot_hypnogram(hypnogram, *, ax=None):
+    """Draw a hypnogram: the stage of each epoch over the night.
+
+    Parameters
+    ----------
+    hypnogram : pandas.DataFrame
+        ``onset`` and ``duration`` in seconds and ``stage`` (AASM labels), as
+        :func:`skeeg.datasets.read_hypnogram` returns and ``skeeg stage``
+        writes (its ``trial_type`` column is the stage).
+    ax : matplotlib.axes.Axes or None, default=None
+        Where to draw; None makes a new figure.
+
+    Returns
+    -------
+    ax : matplotlib.axes.Axes
+        Time in hours; stages top to bottom as :data:`HYPNOGRAM_ORDER`;
+        unscored spans are gaps.
+    """
+    steps, edges = _hypnogram_steps(hypnogram)
+    ax = _new_axes(ax, (10.0, 3.0))
+    ax.stairs(steps, np.divide(edges, 3600.0), baseline=None, linewidth=1.0)
+    ax.set_yticks(range(len(HYPNOGRAM_ORDER)), HYPNOGRAM_ORDER)
+    ax.set_ylim(len(HYPNOGRAM_ORDER) - 0.5, -0.5)
+    ax.set_xlabel("Time (h)")
+    ax.set_ylabel("Stage")
+    return ax
+
+
 def plot_recording(
     recording,
     events=None,

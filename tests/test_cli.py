@@ -16,6 +16,7 @@ import skeeg.demo
 from skeeg.cli import build_parser, main
 from skeeg.detection import detect_events
 from skeeg.model_file import load_model, read_model_metadata
+from skeeg.registry import entries
 from tests.conftest import REPO_ROOT, bump_dataset
 
 SFREQ = 64.0
@@ -206,7 +207,8 @@ def test_train_rejects_object_arrays(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("extra", "fragment"),
     [
-        (["--model", "features", "--loss", "sasu"], "--loss apply to the deep models"),
+        (["--model", "features", "--loss", "sasu"], "--loss do not apply to"),
+        (["--model", "features", "--l-freq", "2"], "--l-freq do not apply to"),
         (["--model", "sc", "--h-freq", "40"], "sfreq/2 = 32 Hz"),
         (["--model", "features", "--cv", "20"], "between 2 and the 16 groups"),
     ],
@@ -250,7 +252,7 @@ def test_detect_writes_the_events_detect_events_finds(
 ):
     out = tmp_path / "events.tsv"
     assert main(["detect", str(features_model), str(recording), "--out", str(out)]) == 0
-    assert "scored 40/40 windows" in capsys.readouterr().err
+    assert "40/40" in capsys.readouterr().err  # the progress bar
     written = pd.read_csv(out, sep="\t")
     expected = detect_events(load_model(features_model), recording)
     np.testing.assert_allclose(written["onset"], expected["onset"], atol=1e-6)
@@ -392,3 +394,133 @@ def test_demo_passes_options_to_the_demo(monkeypatch, tmp_path):
     argv = ["demo", "--out", str(tmp_path), "--epochs", "2", "--seed", "3"]
     assert main([*argv, "--prevalence", "0.1"]) == 0
     assert calls == [(tmp_path, {"prevalence": 0.1, "epochs": 2, "seed": 3})]
+
+
+# -- every registry classifier, predict, stage, the montage -----------------------
+def _fast_options(entry) -> list[str]:
+    import inspect
+
+    parameters = inspect.signature(entry.cls).parameters
+    options = []
+    if "max_epochs" in parameters:
+        options += ["--epochs", "1"]
+    if "width" in parameters:
+        options += ["--width", "4"]
+    return options
+
+
+@pytest.mark.parametrize(
+    "entry", entries("classifier"), ids=[e.name for e in entries("classifier")]
+)
+def test_train_and_predict_every_registry_classifier(entry, npz, tmp_path, capsys):
+    data = dict(np.load(npz))
+    if entry.task == "multitask":
+        data["sleep_stage"] = np.where(data["y"] == 1, "N2", "W")
+    windows = tmp_path / "windows.npz"
+    np.savez(windows, **data)
+    out = tmp_path / "m.skeeg"
+    argv = ["train", "--data", str(windows), "--model", entry.name, "--out", str(out)]
+    assert main([*argv, "--quiet", "--h-freq", "20", *_fast_options(entry)]) == 0
+    model = load_model(out)
+    assert type(model.steps[-1][1]) is entry.cls
+    proba_path = tmp_path / "proba.tsv"
+    assert main(["predict", str(out), str(windows), "--out", str(proba_path)]) == 0
+    table = pd.read_csv(proba_path, sep="\t")
+    np.testing.assert_allclose(
+        table[["proba_0", "proba_1"]].to_numpy(),
+        model.predict_proba(data["X"]),
+        rtol=1e-12,
+    )
+    np.testing.assert_array_equal(table["label"], data["y"])
+
+
+def test_train_refuses_an_option_the_model_lacks(npz, tmp_path, capsys):
+    argv = ["train", "--data", str(npz), "--model", "hmm", "--width", "4"]
+    assert main([*argv, "--out", str(tmp_path / "m.skeeg")]) == 1
+    _one_line_error(capsys, "--model hmm (HMMClassifier) has no parameter width")
+
+
+def test_help_defaults_come_from_the_signatures(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    from skeeg import SCClassifier, SMATEClassifier
+
+    assert f"sc {SCClassifier().width};" in out
+    assert f"smate {SMATEClassifier().lr};" in out
+
+
+def test_stage_writes_a_hypnogram_and_its_plot(tmp_path, capsys):
+    sfreq, epoch = 50.0, 1500  # 30-s epochs at 50 Hz
+    rng = np.random.default_rng(0)
+    stages = np.array(["W", "N2", "N3", "REM"] * 10)
+    t = np.arange(epoch) / sfreq
+    rhythm = {"W": 10.0, "N2": 13.0, "N3": 1.5, "REM": 6.0}
+    X = np.stack(
+        [[np.sin(2 * np.pi * rhythm[s] * t)] for s in stages]
+    ) + 0.3 * rng.standard_normal((len(stages), 1, epoch))
+    # The stager is trained on bipolar epochs; the night is referential.
+    windows = tmp_path / "epochs.npz"
+    np.savez(
+        windows,
+        X=X * VOLTS,
+        y=stages,
+        sfreq=sfreq,
+        ch_names=np.array(["EEG C3-EEG A2"]),
+    )
+    model = tmp_path / "stager.skeeg"
+    argv = ["train", "--data", str(windows), "--model", "sleep-stager"]
+    assert main([*argv, "--out", str(model), "--epochs", "2", "--quiet"]) == 0
+    night = np.concatenate(list(X[:8, 0]))[np.newaxis] * VOLTS
+    info = mne.create_info(["EEG C3", "EEG A2"], sfreq, "eeg")
+    raw = mne.io.RawArray(np.vstack([night, 0 * night]), info, verbose=False)
+    path = tmp_path / "night_raw.fif"
+    raw.save(path, verbose=False)
+    out, plot = tmp_path / "hypnogram.tsv", tmp_path / "hypnogram.png"
+    argv = ["stage", str(model), str(path), "--out", str(out), "--plot", str(plot)]
+    assert main(argv) == 0
+    hypnogram = pd.read_csv(out, sep="\t")
+    assert list(hypnogram.columns) == ["onset", "duration", "trial_type"]
+    np.testing.assert_array_equal(hypnogram["onset"], np.arange(8) * 30.0)
+    expected = load_model(model).predict(X[:8] * VOLTS)
+    np.testing.assert_array_equal(hypnogram["trial_type"], expected)
+    assert plot.stat().st_size > 0
+    assert "8 epochs of 30 s" in capsys.readouterr().out
+
+
+def test_stage_refuses_a_model_that_is_not_a_stager(
+    features_model, recording, tmp_path, capsys
+):
+    out = tmp_path / "h.tsv"
+    assert main(["stage", str(features_model), str(recording), "--out", str(out)]) == 1
+    _one_line_error(capsys, "needs a SleepStager")
+
+
+def test_detect_runs_a_bipolar_model_on_the_referential_recording(tmp_path, capsys):
+    X, y, _ = bump_dataset(n_windows=80, n_channels=2, n_times=64, seed=2)
+    windows = tmp_path / "bipolar.npz"
+    names = np.array(["C3-Cz", "Cz-C4"])
+    np.savez(windows, X=X * VOLTS, y=y, sfreq=SFREQ, ch_names=names)
+    model = tmp_path / "bipolar.skeeg"
+    argv = ["train", "--data", str(windows), "--model", "features"]
+    assert main([*argv, "--out", str(model)]) == 0
+    rng = np.random.default_rng(3)
+    referential = rng.normal(size=(3, 40 * 64))
+    t = np.arange(referential.shape[1])
+    for w in BUMP_WINDOWS:  # on C3 only: C3-Cz carries the bumps
+        referential[0] += 4.0 * np.exp(-0.5 * ((t - (w * 64 + 32)) / 2.0) ** 2)
+    referential *= VOLTS
+    info = mne.create_info(CH_NAMES, SFREQ, "eeg")
+    raw = mne.io.RawArray(referential, info, verbose=False)
+    path = tmp_path / "ref_raw.fif"
+    raw.save(path, verbose=False)
+    out = tmp_path / "events.tsv"
+    assert main(["detect", str(model), str(path), "--out", str(out), "--quiet"]) == 0
+    bipolar = mne.set_bipolar_reference(
+        raw.copy().load_data(), ["C3", "Cz"], ["Cz", "C4"], verbose=False
+    )
+    expected = detect_events(load_model(model), bipolar, ch_names=list(names))
+    got = pd.read_csv(out, sep="\t")
+    assert len(expected) > 0 and len(got) == len(expected)
+    np.testing.assert_allclose(got["onset"], expected["onset"])
+    np.testing.assert_allclose(got["score"], expected["score"], rtol=1e-5)
