@@ -283,7 +283,7 @@ def _recording_span(recording, sfreq, ch_names, start_s, duration_s):
     import mne
     from sklearn.utils import check_scalar
 
-    from skeeg.detection.streaming import _pick_names
+    from skeeg.detection.streaming import pick_names
 
     check_scalar(start_s, "start_s", Real, min_val=0)
     check_scalar(
@@ -296,7 +296,7 @@ def _recording_span(recording, sfreq, ch_names, start_s, duration_s):
                 f"sfreq={sfreq} Hz, but the Raw is sampled at {raw_sfreq:g} Hz; "
                 "pass sfreq with an array only."
             )
-        names = _pick_names(recording, "data" if ch_names is None else list(ch_names))
+        names = pick_names(recording, "data" if ch_names is None else list(ch_names))
         sfreq, n_samples = raw_sfreq, recording.n_times
     else:
         data = np.asarray(recording, dtype=float)

@@ -321,16 +321,16 @@ def test_fit_rejects_bad_input(mutate, match, bumps):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"max_epochs": 0}, "max_epochs must be an int >= 1"),
-        ({"width": 2.5}, "width must be an int >= 1"),
-        ({"n_blocks": 0}, "n_blocks must be 'auto' or an int >= 1"),
+        ({"max_epochs": 0}, "The 'max_epochs' parameter of "),
+        ({"width": 2.5}, "The 'width' parameter of "),
+        ({"n_blocks": 0}, "The 'n_blocks' parameter of "),
         ({"loss": SaSu(warmup_epochs=-1)}, "SaSu.warmup_epochs must be an int >= 0"),
-        ({"threshold": 1.0}, "threshold must be 'auto' or a float in"),
-        ({"patience": 0}, "patience must be None or an int >= 1"),
-        ({"lr": -1.0}, "lr must be a float > 0"),
-        ({"validation_fraction": 1.5}, "validation_fraction must be None or a float"),
+        ({"threshold": 1.0}, "The 'threshold' parameter of "),
+        ({"patience": 0}, "The 'patience' parameter of "),
+        ({"lr": -1.0}, "The 'lr' parameter of "),
+        ({"validation_fraction": 1.5}, "The 'validation_fraction' parameter of "),
         ({"loss": "hinge"}, "loss must be one of"),
-        ({"optimizer": "rmsprop"}, "optimizer must be one of"),
+        ({"optimizer": "rmsprop"}, "The 'optimizer' parameter of "),
         ({"device": "gpu"}, "device must be 'auto' or a torch device"),
     ],
 )
@@ -344,8 +344,11 @@ def test_fit_rejects_bad_parameters(params, match, bumps):
     "params, match",
     [
         ({"loss": SaSu(negatives="incneg")}, "SaSu.negatives must be AllNegatives"),
-        ({"optimizer_params": [("momentum", 0.5)]}, "optimizer_params must be a dict"),
-        ({"optimizer": torch.nn.Linear}, "optimizer must be a name or a torch.optim"),
+        (
+            {"optimizer_params": [("momentum", 0.5)]},
+            "The 'optimizer_params' parameter of ",
+        ),
+        ({"optimizer": torch.nn.Linear}, "The 'optimizer' parameter of "),
     ],
 )
 def test_fit_rejects_parameters_of_the_wrong_type(params, match, bumps):
@@ -487,3 +490,16 @@ def test_device_auto_prefers_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert resolve_device("auto") == "cpu"
     assert resolve_device("cuda:1") == "cuda:1"
+
+
+@pytest.mark.parametrize(
+    "entry", entries("classifier"), ids=[e.name for e in entries("classifier")]
+)
+def test_bad_parameter_fails_fit_with_invalid_parameter_error(entry, bumps):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    name = "max_epochs" if "max_epochs" in entry.cls().get_params() else "n_states"
+    assert name in entry.cls._parameter_constraints
+    X, y, _ = bumps
+    with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of"):
+        entry.cls(**{name: 0}).fit(X, y)

@@ -181,8 +181,8 @@ def test_predict_sleep_needs_a_trained_sleep_head(bumps):
 @pytest.mark.parametrize(
     "params, error, match",
     [
-        ({"lambda_sleep": -1.0}, ValueError, "lambda_sleep must be a float >= 0"),
-        ({"fuse_sleep": "yes"}, TypeError, "fuse_sleep must be a bool"),
+        ({"lambda_sleep": -1.0}, ValueError, "The 'lambda_sleep' parameter of "),
+        ({"fuse_sleep": "yes"}, TypeError, "The 'fuse_sleep' parameter of "),
         ({"converter": "wavelet"}, ValueError, "converter must be one of"),
         ({"n_fft": 0}, ValueError, "n_fft must be an int >= 1"),
         ({"dropout": 1.0}, ValueError, r"dropout must be a float in \[0, 1\)"),

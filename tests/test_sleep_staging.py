@@ -165,8 +165,8 @@ def test_unknown_epochs_keep_their_place_but_train_nothing():
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"smoothing": "crf"}, "smoothing must be one of"),
-        ({"transition_pseudo_count": 0}, "transition_pseudo_count must be a float > 0"),
+        ({"smoothing": "crf"}, "The 'smoothing' parameter of "),
+        ({"transition_pseudo_count": 0}, "The 'transition_pseudo_count' parameter of "),
         ({"hop_length": 0}, "hop_length must be an int >= 1"),
     ],
 )

@@ -313,12 +313,12 @@ def test_ablation_switches_drop_an_encoder(easy, switch):
     [
         ({"use_spatial": False, "use_temporal": False}, ValueError, "both False"),
         ({"threshold": "auto"}, ValueError, "TunedThresholdClassifierCV"),
-        ({"distance": "cosine"}, ValueError, "distance must be one of"),
-        ({"lambda_reg": -1.0}, ValueError, "lambda_reg must be a float >= 0"),
-        ({"C": 0.0}, ValueError, "C must be a float > 0"),
-        ({"hidden_size": 0}, ValueError, "hidden_size must be an int >= 1"),
+        ({"distance": "cosine"}, ValueError, "The 'distance' parameter of "),
+        ({"lambda_reg": -1.0}, ValueError, "The 'lambda_reg' parameter of "),
+        ({"C": 0.0}, ValueError, "The 'C' parameter of "),
+        ({"hidden_size": 0}, ValueError, "The 'hidden_size' parameter of "),
         ({"kernel_sizes": (8, 5)}, ValueError, "kernel_sizes must be a tuple of 3"),
-        ({"reg_unlabelled": "yes"}, TypeError, "reg_unlabelled must be a bool"),
+        ({"reg_unlabelled": "yes"}, TypeError, "The 'reg_unlabelled' parameter of "),
     ],
 )
 def test_fit_rejects_bad_parameters(easy, params, error, match):

@@ -152,10 +152,10 @@ def test_multiclass_probabilities_and_explanations():
 @pytest.mark.parametrize(
     "window, error, match",
     [
-        (0.0, ValueError, r"window as a fraction of n_times must be in \(0, 1\]"),
-        (1.5, ValueError, r"window as a fraction of n_times must be in \(0, 1\]"),
+        (0.0, ValueError, "The 'window' parameter of XCMClassifier must be"),
+        (1.5, ValueError, "The 'window' parameter of XCMClassifier must be"),
         (65, ValueError, "window=65 samples must be between 1 and n_times=64"),
-        ("wide", TypeError, "window must be a float in"),
+        ("wide", TypeError, "The 'window' parameter of XCMClassifier must be"),
     ],
 )
 def test_fit_rejects_bad_windows(window, error, match, bumps):

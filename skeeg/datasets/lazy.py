@@ -24,9 +24,9 @@ import pandas as pd
 
 from skeeg.datasets.io import read_raw
 from skeeg.datasets.windowing import (
-    _annotation_spans,
-    _take_windows,
-    _window_samples,
+    annotation_spans,
+    take_windows,
+    window_samples,
 )
 
 #: Columns of :attr:`LazyWindows.metadata`.
@@ -199,7 +199,7 @@ class LazyWindows:
             self._check_recording(r, raw, picks)
             n_samples = raw.n_times
             try:
-                n_times = _window_samples(window_s, self.sfreq, n_samples)
+                n_times = window_samples(window_s, self.sfreq, n_samples)
             except ValueError as exc:
                 raise ValueError(f"{path}: {exc}") from exc
             stride = self._stride_samples(n_times)
@@ -457,7 +457,7 @@ class LazyWindows:
             windows = (
                 block[None]
                 if len(run) == 1
-                else _take_windows(block, start[run] - first, n_times)
+                else take_windows(block, start[run] - first, n_times)
             )
             bad = ~np.isfinite(windows).all(axis=(1, 2))
             if bad.any():
@@ -506,7 +506,7 @@ def _annotation_labels(
 ) -> np.ndarray:
     """1 where an annotation with one of ``descriptions`` overlaps a window's
     central part, else 0 (int64, one per window start)."""
-    onset, duration, description = _annotation_spans(raw.annotations, raw)
+    onset, duration, description = annotation_spans(raw.annotations, raw)
     keep = np.isin(description, list(descriptions))
     begin = np.sort(onset[keep] * sfreq)
     end = np.sort((onset[keep] + duration[keep]) * sfreq)

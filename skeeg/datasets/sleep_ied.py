@@ -20,9 +20,9 @@ from sklearn.utils import Bunch, check_random_state
 
 from .loaders import DREAMS_DESCRIPTION, DREAMS_EPOCH_S, DREAMS_SFREQ, load_dreams
 from .synthetic import (
-    _MIN_SFREQ,
-    _acquisition_lowpass,
-    _check_parameters,
+    MIN_SFREQ,
+    acquisition_lowpass,
+    check_ied_parameters,
     make_ied_dataset,
 )
 from .windowing import make_event_windows, make_fixed_windows
@@ -242,7 +242,7 @@ def make_sleep_ied_dataset(
     # make_ied_dataset's checks of the parameters passed on to it; the
     # prevalence stands for the per-stage rates (checked above), and the
     # field and hard-negative values are the fixed ones passed below.
-    _check_parameters(
+    check_ied_parameters(
         window_s=window_s,
         prevalence=0.5,
         spike_fraction=spike_fraction,
@@ -264,7 +264,7 @@ def make_sleep_ied_dataset(
         raise ValueError(
             f"spindle_fraction must be a number in [0, 1), got {spindle_fraction!r}."
         )
-    _acquisition_lowpass(lowpass_hz, sfreq)
+    acquisition_lowpass(lowpass_hz, sfreq)
     rng = check_random_state(random_state)
 
     # 5-s windows tile the scored part of each excerpt exactly, so joining
@@ -480,9 +480,9 @@ def _check_ied_rate(ied_rate) -> dict[str, float]:
 
 
 def _check_sfreq(sfreq) -> None:
-    if not isinstance(sfreq, numbers.Real) or not sfreq >= _MIN_SFREQ:
+    if not isinstance(sfreq, numbers.Real) or not sfreq >= MIN_SFREQ:
         raise ValueError(
-            f"sfreq must be at least {_MIN_SFREQ:g} Hz (20-ms spikes), got {sfreq!r}."
+            f"sfreq must be at least {MIN_SFREQ:g} Hz (20-ms spikes), got {sfreq!r}."
         )
     if not float(sfreq * DREAMS_EPOCH_S).is_integer():
         raise ValueError(

@@ -35,7 +35,7 @@ _BLINK_S = (0.200, 0.400)
 # Fall-off of the blink (corneo-retinal dipole) field with distance from the
 # eyes, by 10-20 electrode row.
 _BLINK_WEIGHT = {"fp": 1.0, "af": 0.5, "f": 0.2}
-_MIN_SFREQ = 150.0
+MIN_SFREQ = 150.0
 _MIN_WINDOW_S = 0.75
 
 
@@ -228,7 +228,7 @@ def make_ied_dataset(
     series, sfreq, names, subject_ids = _check_background(
         background, sfreq, ch_names, subjects
     )
-    _check_parameters(
+    check_ied_parameters(
         window_s=window_s,
         prevalence=prevalence,
         spike_fraction=spike_fraction,
@@ -237,7 +237,7 @@ def make_ied_dataset(
         field_decay=field_decay,
         hard_negative_fraction=hard_negative_fraction,
     )
-    lowpass_sos = _acquisition_lowpass(lowpass_hz, sfreq)
+    lowpass_sos = acquisition_lowpass(lowpass_hz, sfreq)
     if bipolar and len(names) < 2:
         raise ValueError(
             f"bipolar=True needs at least 2 channels, got {len(names)} channel."
@@ -444,9 +444,9 @@ def _check_background(background, sfreq, ch_names, subjects):
             series.append(raw.get_data(picks=names))
         sfreq = rates.pop()
         default_ids = list(range(len(series)))
-    if not sfreq >= _MIN_SFREQ:
+    if not sfreq >= MIN_SFREQ:
         raise ValueError(
-            f"sfreq must be at least {_MIN_SFREQ:g} Hz (20-ms spikes and 20-70 Hz "
+            f"sfreq must be at least {MIN_SFREQ:g} Hz (20-ms spikes and 20-70 Hz "
             f"muscle bursts), got {sfreq}."
         )
     ids = default_ids if subjects is None else list(subjects)
@@ -457,7 +457,7 @@ def _check_background(background, sfreq, ch_names, subjects):
     return series, float(sfreq), list(names), ids
 
 
-def _check_parameters(**params):
+def check_ied_parameters(**params):
     """Raise ValueError naming the first parameter outside its range."""
     ranges = {
         "window_s": (_MIN_WINDOW_S, np.inf, "[0.75, inf)"),
@@ -488,7 +488,7 @@ def _check_parameters(**params):
         )
 
 
-def _acquisition_lowpass(lowpass_hz, sfreq):
+def acquisition_lowpass(lowpass_hz, sfreq):
     """Second-order sections of the acquisition low-pass, or None."""
     if lowpass_hz is None:
         return None

@@ -52,7 +52,7 @@ def _as_array(data, sfreq) -> tuple[np.ndarray, float, mne.io.BaseRaw | None]:
     return array, sfreq, None
 
 
-def _window_samples(window_s: float, sfreq: float, n_samples: int) -> int:
+def window_samples(window_s: float, sfreq: float, n_samples: int) -> int:
     if not np.isfinite(window_s) or window_s <= 0:
         raise ValueError(f"window_s must be a positive number; got {window_s}.")
     n_times = int(round(window_s * sfreq))
@@ -68,7 +68,7 @@ def _window_samples(window_s: float, sfreq: float, n_samples: int) -> int:
     return n_times
 
 
-def _take_windows(array: np.ndarray, starts: np.ndarray, n_times: int) -> np.ndarray:
+def take_windows(array: np.ndarray, starts: np.ndarray, n_times: int) -> np.ndarray:
     """Copy the windows starting at ``starts`` into one (n, n_channels, n_times)."""
     # (n_positions, n_channels, n_times) view; the fancy index is the only copy.
     view = np.moveaxis(sliding_window_view(array, n_times, axis=1), 1, 0)
@@ -78,7 +78,7 @@ def _take_windows(array: np.ndarray, starts: np.ndarray, n_times: int) -> np.nda
     return windows
 
 
-def _annotation_spans(
+def annotation_spans(
     annotations: mne.Annotations, raw: mne.io.BaseRaw | None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Onsets (s from the first sample), durations and descriptions."""
@@ -118,7 +118,7 @@ def _point_events(times: np.ndarray) -> pd.DataFrame:
 def _fixed_window_events(events, raw: mne.io.BaseRaw | None) -> pd.DataFrame:
     """The events as a table sorted by peak time (seconds from the first sample)."""
     if isinstance(events, mne.Annotations):
-        table = _event_table(*_annotation_spans(events, raw))
+        table = _event_table(*annotation_spans(events, raw))
     else:
         table = _point_events(np.asarray(events, dtype=float).ravel())
     return table.sort_values("time", kind="stable", ignore_index=True)
@@ -127,7 +127,7 @@ def _fixed_window_events(events, raw: mne.io.BaseRaw | None) -> pd.DataFrame:
 def _stage_table(hypnogram, raw) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(onset, end, stage)`` arrays sorted by onset, from any hypnogram form."""
     if isinstance(hypnogram, mne.Annotations):
-        onset, duration, stage = _annotation_spans(hypnogram, raw)
+        onset, duration, stage = annotation_spans(hypnogram, raw)
     elif isinstance(hypnogram, pd.DataFrame):
         missing = {"onset", "duration", "stage"} - set(hypnogram.columns)
         if missing:
@@ -301,7 +301,7 @@ def make_fixed_windows(
     """
     array, sfreq, raw = _as_array(data, sfreq)
     n_samples = array.shape[1]
-    n_times = _window_samples(window_s, sfreq, n_samples)
+    n_times = window_samples(window_s, sfreq, n_samples)
     if stride_s is None:
         stride = n_times
     else:
@@ -318,7 +318,7 @@ def make_fixed_windows(
         )
 
     starts = np.arange(0, n_samples - n_times + 1, stride)
-    X = _take_windows(array, starts, n_times)
+    X = take_windows(array, starts, n_times)
 
     y = np.zeros(len(starts), dtype=np.int64)
     table = None
@@ -429,14 +429,14 @@ def make_event_windows(
     """
     array, sfreq, raw = _as_array(data, sfreq)
     n_samples = array.shape[1]
-    n_times = _window_samples(window_s, sfreq, n_samples)
+    n_times = window_samples(window_s, sfreq, n_samples)
     if (annotations is None) == (events is None):
         raise ValueError("Give exactly one of annotations or events.")
 
     if annotations is not None:
         if labels is not None:
             raise ValueError("labels goes with events; use mapping for annotations.")
-        onset, duration, description = _annotation_spans(annotations, raw)
+        onset, duration, description = annotation_spans(annotations, raw)
         if mapping is None:
             mapping = {d: i for i, d in enumerate(sorted(set(description)))}
         keep = np.array([d in mapping for d in description], dtype=bool)
@@ -466,7 +466,7 @@ def make_event_windows(
     table = table[fits].reset_index(drop=True)
     table["label"] = y
 
-    X = _take_windows(array, starts, n_times)
+    X = take_windows(array, starts, n_times)
     stages = _stages_at((starts + n_times / 2) / sfreq, hypnogram, raw)
     metadata = _metadata(subject, recording, starts / sfreq, y, stages)
     return _windows_bunch(X, y, metadata, sfreq, raw, table, return_X_y)

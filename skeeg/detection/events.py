@@ -28,7 +28,7 @@ import mne
 import numpy as np
 import pandas as pd
 
-from skeeg.datasets.windowing import _annotation_spans
+from skeeg.datasets.windowing import annotation_spans
 
 __all__ = [
     "EVENT_COLUMNS",
@@ -78,7 +78,7 @@ def _column(table: pd.DataFrame, name: str, default: np.ndarray) -> np.ndarray:
 def _annotations_frame(
     annotations: mne.Annotations, raw: mne.io.BaseRaw | None
 ) -> pd.DataFrame:
-    onset, duration, description = _annotation_spans(annotations, raw)
+    onset, duration, description = annotation_spans(annotations, raw)
     frame = pd.DataFrame(
         {"onset": onset, "duration": duration, "description": description}
     )

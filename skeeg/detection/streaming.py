@@ -38,7 +38,7 @@ from sklearn.utils import check_scalar
 from sklearn.utils.validation import check_is_fitted
 
 from skeeg.datasets.io import read_raw
-from skeeg.datasets.windowing import _take_windows, _window_samples
+from skeeg.datasets.windowing import take_windows, window_samples
 from skeeg.detection.events import TIME_SLACK_S, as_events
 from skeeg.preprocessing import Resampler, derivation_matrix
 
@@ -185,7 +185,7 @@ def _resampling(raw_sfreq: float, sfreq, steps: list, resample: bool):
     return resampler.up_, resampler.down_
 
 
-def _pick_names(raw: mne.io.BaseRaw, picks) -> list[str]:
+def pick_names(raw: mne.io.BaseRaw, picks) -> list[str]:
     """The names MNE's ``picks`` select, in order, without copying the data.
 
     ``raw.copy().pick(picks)`` would copy a preloaded recording; a one-sample
@@ -208,8 +208,8 @@ def _channels(raw: mne.io.BaseRaw, picks, ch_names, steps: list) -> list[str]:
         except ValueError as exc:
             raise ValueError(f"{exc} (expected channels: {source})") from None
     if picks is None:
-        return ch_names if ch_names is not None else _pick_names(raw, "data")
-    picked = _pick_names(raw, picks)
+        return ch_names if ch_names is not None else pick_names(raw, "data")
+    picked = pick_names(raw, picks)
     if ch_names is not None and picked != ch_names:
         raise ValueError(
             f"picks={picks!r} selects {picked}, but the model expects the "
@@ -254,9 +254,9 @@ def _plan(model, raw, *, window_s, step_s, picks, sfreq, ch_names, resample) -> 
                 "window_s is required: the model does not record its window "
                 "length (no n_times_in_)."
             )
-        n_times = _window_samples(n_times_in / rate, rate, n_samples)
+        n_times = window_samples(n_times_in / rate, rate, n_samples)
     else:
-        n_times = _window_samples(window_s, rate, n_samples)
+        n_times = window_samples(window_s, rate, n_samples)
         if n_times_in is not None and n_times != n_times_in:
             raise ValueError(
                 f"window_s={window_s} s is {n_times} samples at {rate:g} Hz, "
@@ -291,7 +291,7 @@ def _scores(model, plan: _Plan, chunk: int, batch_size: int, progress):
         ready = int(np.searchsorted(starts, read_stop - n_times, side="right"))
         for first in range(done, ready, batch_size):
             batch = starts[first : min(first + batch_size, ready)] - buffer_start
-            X = _take_windows(buffer, batch, n_times)
+            X = take_windows(buffer, batch, n_times)
             scores[first : first + len(batch)] = model.predict_proba(X)[:, 1]
         done = ready
         if done < len(starts):

@@ -22,14 +22,16 @@ from __future__ import annotations
 
 import inspect
 import warnings
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
 import torch
 from scipy.special import expit, softmax
-from sklearn.base import TransformerMixin
+from sklearn.base import TransformerMixin, _fit_context
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.dataset import Dataset
@@ -48,7 +50,12 @@ from skeeg.training.net import (
     resolve_device,
     with_accelerate,
 )
-from skeeg.training.recipe import first_output, make_callbacks, make_optimizer
+from skeeg.training.recipe import (
+    OPTIMIZERS,
+    first_output,
+    make_callbacks,
+    make_optimizer,
+)
 from skeeg.training.strategies import LossStrategy, resolve_loss
 
 #: Share of the labelled windows ``threshold="auto"`` holds out to tune on
@@ -87,6 +94,34 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         object such as ``SaSu(beta=2)``.
     %(deep_training_params)s
     """
+
+    #: The shared parameters' constraints (scikit-learn's parameter
+    #: validation, run by ``fit``); subclasses add their own to a copy.
+    _parameter_constraints: ClassVar[dict] = {
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "n_blocks": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "loss": [str, LossStrategy],
+        "max_epochs": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), type],
+        "optimizer_params": [dict, None],
+        "lr_schedule": [StrOptions({"linear"}), None],
+        "min_lr": [Interval(Real, 0, None, closed="left")],
+        "grad_clip": [Interval(Real, 0, None, closed="neither"), None],
+        "criterion": [type, nn.Module, None],
+        "criterion_params": [dict, None],
+        "threshold": [StrOptions({"auto"}), Interval(Real, 0, 1, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "patience": [Interval(Integral, 1, None, closed="left"), None],
+        "random_state": ["random_state"],
+        "device": [str],
+        "precision": [StrOptions(set(PRECISIONS))],
+        "loader_params": [dict, None],
+        # Checked in fit: an accelerate.Accelerator needs skeeg[scale].
+        "accelerator": "no_validation",
+        "verbose": ["verbose"],
+    }
 
     #: False where the net reaches attributes of ``net.module_`` during
     #: training, which multi-process (DistributedDataParallel) training
@@ -210,6 +245,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         return SkeegNet
 
     # -- fit --------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None) -> DeepClassifierBase:
         """Train on EEG windows.
 
@@ -292,37 +328,8 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         return self
 
     def _check_params(self) -> None:
-        for name in ("max_epochs", "batch_size", "width"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
-        if self.n_blocks != "auto" and not (
-            _is_int(self.n_blocks) and self.n_blocks >= 1
-        ):
-            raise ValueError(
-                f"n_blocks must be 'auto' or an int >= 1, got {self.n_blocks!r}."
-            )
-        if self.patience is not None and not (
-            _is_int(self.patience) and self.patience >= 1
-        ):
-            raise ValueError(
-                f"patience must be None or an int >= 1, got {self.patience!r}."
-            )
-        if not (isinstance(self.lr, (int, float)) and self.lr > 0):
-            raise ValueError(f"lr must be a float > 0, got {self.lr!r}.")
-        vf = self.validation_fraction
-        if vf is not None and not (isinstance(vf, float) and 0 < vf < 1):
-            raise ValueError(
-                f"validation_fraction must be None or a float in (0, 1), got {vf!r}."
-            )
-        for name in ("optimizer_params", "criterion_params"):
-            value = getattr(self, name)
-            if value is not None and not isinstance(value, dict):
-                raise TypeError(f"{name} must be a dict or None, got {value!r}.")
-        if self.precision not in PRECISIONS:
-            raise ValueError(
-                f"precision must be one of {PRECISIONS}, got {self.precision!r}."
-            )
+        """What the parameter constraints cannot say; runs once the data is
+        validated (``classes_`` and the window shape are set)."""
         _check_loader_params(self.loader_params)
         if self.accelerator is not None:
             self._check_accelerator()
@@ -573,10 +580,6 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         except (TypeError, ValueError):
             pass  # fit reports a bad loss with its own message
         return tags
-
-
-def _is_int(value) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
 def _take(side: dict, idx: np.ndarray) -> dict:

@@ -16,6 +16,7 @@ from typing import ClassVar
 import numpy as np
 from hmmlearn.hmm import GaussianHMM
 from scipy.special import log_softmax
+from sklearn.base import _fit_context
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -172,6 +173,7 @@ class HMMClassifier(EEGClassifierBase):
         self.random_state = random_state
 
     # -- fit ----------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, groups=None) -> HMMClassifier:
         """Fit the HMM(s).
 
@@ -191,7 +193,6 @@ class HMMClassifier(EEGClassifierBase):
         -------
         self : HMMClassifier
         """
-        self._validate_params()
         self.features_ = FrameFeatures(
             frame_len=self.frame_len,
             frame_s=self.frame_s,

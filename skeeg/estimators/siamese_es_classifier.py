@@ -34,10 +34,13 @@ from __future__ import annotations
 
 from functools import partial
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import _num_samples, check_is_fitted
 from skorch.dataset import Dataset
 from torch import nn
@@ -338,6 +341,7 @@ class SiameseESClassifier(DeepClassifierBase):
         self.uncertainty_weighting = uncertainty_weighting
         self.sleep_stages = sleep_stages
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sleep_stage=None, groups=None) -> SiameseESClassifier:
         """Train on EEG windows, their IED labels and, optionally, their stage.
 
@@ -371,14 +375,13 @@ class SiameseESClassifier(DeepClassifierBase):
         return self
 
     # -- the steps of DeepClassifierBase._fit -----------------------------------
-    def _check_params(self) -> None:
-        super()._check_params()
-        for name in ("fuse_sleep", "detach_sleep", "uncertainty_weighting"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}.")
-        lam = self.lambda_sleep
-        if isinstance(lam, bool) or not isinstance(lam, Real) or not lam >= 0:
-            raise ValueError(f"lambda_sleep must be a float >= 0, got {lam!r}.")
+    _parameter_constraints: ClassVar[dict] = {
+        **DeepClassifierBase._parameter_constraints,
+        "fuse_sleep": ["boolean"],
+        "detach_sleep": ["boolean"],
+        "uncertainty_weighting": ["boolean"],
+        "lambda_sleep": [Interval(Real, 0, None, closed="left")],
+    }
 
     def _min_n_times(self) -> int:
         return 2

@@ -19,9 +19,12 @@ Consecutive epochs: rows of ``X`` in time order, within one run of equal
 from __future__ import annotations
 
 from numbers import Real
+from typing import ClassVar
 
 import numpy as np
 from hmmlearn.base import BaseHMM
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 from torch import nn
 
@@ -221,6 +224,7 @@ class SleepStager(DeepClassifierBase):
         self.smoothing = smoothing
         self.transition_pseudo_count = transition_pseudo_count
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None) -> SleepStager:
         """Train on epochs and their stages; estimate the stage transitions.
 
@@ -256,17 +260,11 @@ class SleepStager(DeepClassifierBase):
         )
         return self
 
-    def _check_params(self) -> None:
-        super()._check_params()
-        if self.smoothing not in SMOOTHING_KINDS:
-            raise ValueError(
-                f"smoothing must be one of {SMOOTHING_KINDS}, got {self.smoothing!r}."
-            )
-        count = self.transition_pseudo_count
-        if isinstance(count, bool) or not isinstance(count, Real) or not count > 0:
-            raise ValueError(
-                f"transition_pseudo_count must be a float > 0, got {count!r}."
-            )
+    _parameter_constraints: ClassVar[dict] = {
+        **DeepClassifierBase._parameter_constraints,
+        "smoothing": [StrOptions({k for k in SMOOTHING_KINDS if k}), None],
+        "transition_pseudo_count": [Interval(Real, 0, None, closed="neither")],
+    }
 
     def _min_n_times(self) -> int:
         return 2

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
-from numbers import Real
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
+from sklearn.base import _fit_context
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import StratifiedKFold
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
@@ -29,7 +32,6 @@ from torch.utils.data import Sampler
 from skeeg._docs import fill_doc
 from skeeg.estimators.deep_classifier import DeepClassifierBase
 from skeeg.estimators.eeg_classifier import fit_targets, is_unlabelled
-from skeeg.models.eeg_module import check_positive_int
 from skeeg.models.smate import DISTANCE_PROBAS, SMATELoss, SMATENet
 from skeeg.training.batches import window_source
 from skeeg.training.net import SkeegNet, TrainingPlan
@@ -326,6 +328,7 @@ class SMATEClassifier(DeepClassifierBase):
         self.reg_unlabelled = reg_unlabelled
         self.C = C
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None) -> SMATEClassifier:
         """Train the autoencoder on all windows, then the SVM on the labelled ones.
 
@@ -379,6 +382,20 @@ class SMATEClassifier(DeepClassifierBase):
         ).fit(embedding, y)
 
     # -- the steps of DeepClassifierBase._fit -----------------------------------
+    _parameter_constraints: ClassVar[dict] = {
+        **DeepClassifierBase._parameter_constraints,
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "gru_layers": [Interval(Integral, 1, None, closed="left")],
+        "embedding_size": [Interval(Integral, 1, None, closed="left")],
+        "pool_size": [Interval(Integral, 1, None, closed="left")],
+        "distance": [StrOptions(set(DISTANCE_PROBAS))],
+        "lambda_reg": [Interval(Real, 0, None, closed="left")],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "use_spatial": ["boolean"],
+        "use_temporal": ["boolean"],
+        "reg_unlabelled": ["boolean"],
+    }
+
     def _check_params(self) -> None:
         if self.threshold == "auto":
             raise ValueError(
@@ -386,21 +403,6 @@ class SMATEClassifier(DeepClassifierBase):
                 "tune it with sklearn.model_selection.TunedThresholdClassifierCV."
             )
         super()._check_params()
-        for name in ("hidden_size", "gru_layers", "embedding_size", "pool_size"):
-            check_positive_int(getattr(self, name), name)
-        if self.distance not in DISTANCE_PROBAS:
-            raise ValueError(
-                f"distance must be one of {DISTANCE_PROBAS}, got {self.distance!r}."
-            )
-        for name in ("lambda_reg", "C"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or value < 0:
-                raise ValueError(f"{name} must be a float >= 0, got {value!r}.")
-        if self.C == 0:
-            raise ValueError("C must be a float > 0, got 0.")
-        for name in ("use_spatial", "use_temporal", "reg_unlabelled"):
-            if not isinstance(getattr(self, name), bool | np.bool_):
-                raise TypeError(f"{name} must be a bool, got {getattr(self, name)!r}.")
 
     def _build_module(self, n_channels: int, n_times: int, n_outputs: int) -> nn.Module:
         return SMATENet(

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from numbers import Real
+from numbers import Integral, Real
+from typing import ClassVar
 
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback
 from torch import nn
 
 from skeeg._docs import fill_doc
-from skeeg.estimators.deep_classifier import DeepClassifierBase, _is_int
-from skeeg.models.eeg_module import check_positive_int
+from skeeg.estimators.deep_classifier import DeepClassifierBase
 from skeeg.models.tapnet import TapNet, mean_pairwise_distance
 from skeeg.training.net import SkeegNet, TrainingPlan, supervised_loss
 
@@ -230,31 +231,26 @@ class TapNetClassifier(DeepClassifierBase):
         self.attention_dim = attention_dim
         self.prototype_separation = prototype_separation
 
+    _parameter_constraints: ClassVar[dict] = {
+        **DeepClassifierBase._parameter_constraints,
+        "n_groups": [Interval(Integral, 1, None, closed="left")],
+        "group_ratio": [Interval(Real, 0, 1, closed="right")],
+        "dilation": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "mapping_dims": [tuple, list],
+        "lstm_hidden": [Interval(Integral, 1, None, closed="left")],
+        "attention_dim": [Interval(Integral, 1, None, closed="left")],
+        "prototype_separation": [Interval(Real, 0, None, closed="left")],
+    }
+
     def _check_params(self) -> None:
         super()._check_params()
-        for name in ("n_groups", "lstm_hidden", "attention_dim"):
-            check_positive_int(getattr(self, name), name)
-        ratio = self.group_ratio
-        if isinstance(ratio, bool) or not isinstance(ratio, Real) or not 0 < ratio <= 1:
-            raise ValueError(f"group_ratio must be a float in (0, 1], got {ratio!r}.")
-        if self.dilation != "auto" and not (
-            _is_int(self.dilation) and self.dilation >= 1
-        ):
-            raise ValueError(
-                f"dilation must be 'auto' or an int >= 1, got {self.dilation!r}."
-            )
         dims = self.mapping_dims
-        if not (
-            isinstance(dims, tuple | list)
-            and len(dims) > 0
-            and all(_is_int(d) and d >= 1 for d in dims)
+        if not dims or not all(
+            isinstance(d, Integral) and not isinstance(d, bool) and d >= 1 for d in dims
         ):
             raise ValueError(
                 f"mapping_dims must be a non-empty tuple of ints >= 1, got {dims!r}."
             )
-        sep = self.prototype_separation
-        if isinstance(sep, bool) or not isinstance(sep, Real) or not sep >= 0:
-            raise ValueError(f"prototype_separation must be a float >= 0, got {sep!r}.")
 
     def _min_n_times(self) -> int:
         # BatchNorm over (batch, time) needs two values per channel in

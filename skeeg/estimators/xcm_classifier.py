@@ -10,14 +10,16 @@ attribution.
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
+from sklearn.utils._param_validation import Interval
 from torch import nn
 
 from skeeg._docs import fill_doc
-from skeeg.estimators.deep_classifier import DeepClassifierBase, _is_int
+from skeeg.estimators.deep_classifier import DeepClassifierBase
 from skeeg.models.xcm import XCMNet, grad_cam
 from skeeg.training.batches import window_source
 
@@ -121,28 +123,26 @@ class XCMClassifier(DeepClassifierBase):
         )
         self.window = window
 
+    _parameter_constraints: ClassVar[dict] = {
+        **DeepClassifierBase._parameter_constraints,
+        "window": [
+            Interval(Integral, 1, None, closed="left"),
+            Interval(Real, 0, 1, closed="right"),
+        ],
+    }
+
     def _check_params(self) -> None:
         super()._check_params()
         window, n_times = self.window, self.n_times_in_
-        if _is_int(window):
-            if not 1 <= window <= n_times:
+        if isinstance(window, Integral):
+            if window > n_times:
                 raise ValueError(
                     f"window={window} samples must be between 1 and n_times="
                     f"{n_times}, the window length seen in fit."
                 )
             self.window_ = int(window)
-        elif isinstance(window, Real) and not isinstance(window, bool):
-            if not 0 < window <= 1:
-                raise ValueError(
-                    "window as a fraction of n_times must be in (0, 1], got "
-                    f"{window!r}."
-                )
-            self.window_ = max(1, math.ceil(window * n_times))
         else:
-            raise TypeError(
-                "window must be a float in (0, 1] (fraction of n_times) or an "
-                f"int (samples), got {type(window).__name__}."
-            )
+            self.window_ = max(1, math.ceil(window * n_times))
 
     def _min_n_times(self) -> int:
         # BatchNorm over (batch, time) needs two values per channel in
