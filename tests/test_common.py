@@ -348,7 +348,7 @@ def test_fit_rejects_bad_parameters(params, match, bumps):
             {"optimizer_params": [("momentum", 0.5)]},
             "The 'optimizer_params' parameter of ",
         ),
-        ({"optimizer": torch.nn.Linear}, "The 'optimizer' parameter of "),
+        ({"optimizer": torch.nn.Linear}, "optimizer must be a name or a torch.optim"),
     ],
 )
 def test_fit_rejects_parameters_of_the_wrong_type(params, match, bumps):

@@ -211,13 +211,13 @@ def test_metadata_is_read_back(tmp_path, sc_pipeline):
 
 def test_cuda_weights_load_on_cpu(tmp_path, sc_pipeline, data, monkeypatch):
     # No GPU here: tag every storage "cuda:0" as torch.save does on a GPU, and
-    # mark the model as trained on CUDA, so a plain torch.load would fail.
+    # set its device to CUDA, so a plain torch.load would fail.
     with monkeypatch.context() as patch:
         patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
         path = save_model(sc_pipeline, tmp_path / "gpu.skeeg")
     manifest = _manifest(path)
     sc = manifest["estimator"]["params"]["steps"][2]["__tuple__"][1]["__estimator__"]
-    sc["params"]["device"], sc["state"]["device_"] = "cuda", "cuda"
+    sc["params"]["device"] = "cuda"
     gpu = _rewrite(
         path, tmp_path / "gpu2.skeeg", replace={"manifest.json": _dumps(manifest)}
     )
