@@ -503,3 +503,20 @@ def test_bad_parameter_fails_fit_with_invalid_parameter_error(entry, bumps):
     X, y, _ = bumps
     with pytest.raises(InvalidParameterError, match=f"The '{name}' parameter of"):
         entry.cls(**{name: 0}).fit(X, y)
+
+
+_SEMI_SUPERVISED = [e for e in entries("classifier") if e.cls._accepts_unlabelled]
+
+
+@pytest.mark.parametrize(
+    "entry", _SEMI_SUPERVISED, ids=[e.name for e in _SEMI_SUPERVISED]
+)
+def test_string_classes_with_minus_one_for_unlabelled(entry, bumps):
+    # scikit-learn's semi-supervised convention (SelfTrainingClassifier): an
+    # object array of string classes with the int -1 for unlabelled windows.
+    X, y, _ = bumps
+    labels = np.where(y == 1, "ad", "ctl").astype(object)
+    labels[::3] = -1
+    clf = _example(entry).fit(X, labels)
+    assert list(clf.classes_) == ["ad", "ctl"]
+    assert set(clf.predict(X)) <= {"ad", "ctl"}
