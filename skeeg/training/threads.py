@@ -1,0 +1,175 @@
+"""How many threads a deep estimator's fit and predict use.
+
+torch starts as many intra-op threads as the machine has physical cores.
+Beside another busy process they oversubscribe the cores, and since they
+meet at a barrier after every operation, all wait for the one that is
+descheduled: on 2 cores beside one single-threaded busy process an
+SC fit took 3.7 times as long as on the idle machine with 2 threads, and 1.5
+times with 1 thread (docs/performance.md, "Sharing the machine").
+
+:func:`limit_threads` sets torch's thread count, and every OpenMP and BLAS
+pool threadpoolctl finds, for the duration of a block, then gives the
+caller's back. :func:`resolve_threads` decides the count:
+
+- an int: that many threads, as asked;
+- None: the caller's setting, untouched (torch's own default);
+- "auto": the cores no other process keeps busy, rounded to the nearest
+  core, at least 1, and never more than the caller allows: the CPUs this
+  process may use (:func:`joblib.cpu_count`: affinity and cgroup quota),
+  ``torch.get_num_threads()`` and the smallest OpenMP or BLAS pool (so a
+  ``threadpoolctl.threadpool_limits`` in force, and the limits joblib gives
+  its workers, ``cpu_count // n_jobs`` or ``parallel_config``'s
+  ``inner_max_num_threads``, hold). On an idle machine it is the caller's
+  setting, as before.
+
+The busy cores are the CPU time of the allowed CPUs (``/proc/stat``) less
+this process's own, over the time since the previous measurement, or over a
+fresh 0.1-s sample when that is older than 5 s; without ``/proc/stat``
+(other systems than Linux) no core counts as busy.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from joblib import cpu_count
+from threadpoolctl import ThreadpoolController
+
+#: The per-CPU counters of Linux, in clock ticks.
+_PROC_STAT = Path("/proc/stat")
+#: Shortest window of a load measurement, in seconds: the counters tick every
+#: 10 ms, so a shorter one is mostly rounding.
+_SAMPLE_S = 0.1
+#: A window longer than this (s) describes the past more than the present and
+#: is replaced by a fresh sample.
+_MAX_AGE_S = 5.0
+
+
+class _BusyCores:
+    """Cores of this process's CPUs that other processes keep busy."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: tuple[float, float, float] | None = None
+        self._busy = 0.0
+
+    @staticmethod
+    def _snapshot() -> tuple[float, float, float]:
+        """Now (s), CPU time of the allowed CPUs (s), this process's CPU time (s)."""
+        cpus = os.sched_getaffinity(0)
+        ticks = 0
+        for line in _PROC_STAT.read_text().splitlines():
+            name, *fields = line.split()
+            if not (name.startswith("cpu") and name[3:].isdigit()):
+                continue
+            if int(name[3:]) in cpus:
+                # user nice system idle iowait irq softirq steal: all but idle
+                # and iowait is time the CPU was taken (guest time is in user).
+                user, nice, system, _, _, irq, softirq, steal = map(int, fields[:8])
+                ticks += user + nice + system + irq + softirq + steal
+        return (
+            time.monotonic(),
+            ticks / os.sysconf("SC_CLK_TCK"),
+            time.process_time(),
+        )
+
+    def __call__(self) -> float:
+        """Busy cores, averaged over the time since the previous call (at least
+        :data:`_SAMPLE_S`, at most :data:`_MAX_AGE_S`)."""
+        if not _PROC_STAT.exists():
+            return 0.0
+        with self._lock:
+            now = self._snapshot()
+            if self._last is None or now[0] - self._last[0] > _MAX_AGE_S:
+                self._last = now
+                time.sleep(_SAMPLE_S)
+                now = self._snapshot()
+            elif now[0] - self._last[0] < _SAMPLE_S:
+                return self._busy
+            (t0, cpu0, own0), (t1, cpu1, own1) = self._last, now
+            self._busy = max(0.0, (cpu1 - cpu0 - (own1 - own0)) / (t1 - t0))
+            self._last = now
+            return self._busy
+
+
+other_busy_cores = _BusyCores()
+_controller: ThreadpoolController | None = None
+_active = threading.local()
+
+
+def _pools() -> ThreadpoolController:
+    """The OpenMP and BLAS pools of the libraries loaded (found once: 16 ms)."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
+
+
+def allowed_threads() -> int:
+    """The most threads "auto" may use: the CPUs this process may run on, the
+    caller's torch setting and the smallest OpenMP or BLAS pool."""
+    pools = [pool["num_threads"] for pool in _pools().info()]
+    return min(cpu_count(), torch.get_num_threads(), *pools)
+
+
+def resolve_threads(n_threads: int | str | None) -> int | None:
+    """The thread count of a fit or a predict under ``n_threads``.
+
+    Parameters
+    ----------
+    n_threads : int >= 1, "auto" or None
+        See the module's docstring.
+
+    Returns
+    -------
+    threads : int or None
+        None leaves the caller's setting.
+    """
+    if n_threads != "auto":
+        return n_threads
+    cpus = len(os.sched_getaffinity(0)) if _PROC_STAT.exists() else cpu_count()
+    free = math.floor(cpus - other_busy_cores() + 0.5)
+    return max(1, min(allowed_threads(), free))
+
+
+@contextmanager
+def limit_threads(n_threads: int | str | None) -> Iterator[int | None]:
+    """Run a block with :func:`resolve_threads`'s count of threads.
+
+    Sets ``torch.set_num_threads`` and limits every OpenMP and BLAS pool
+    (threadpoolctl) for the block; restores the caller's settings after it,
+    also when it raises. Inside another ``limit_threads`` block the outer
+    count holds and nothing is measured again.
+
+    Parameters
+    ----------
+    n_threads : int >= 1, "auto" or None
+
+    Yields
+    ------
+    threads : int or None
+        The count in force (None: the caller's setting, untouched).
+    """
+    if getattr(_active, "threads", None) is not None:
+        yield _active.threads
+        return
+    threads = resolve_threads(n_threads)
+    if threads is None:
+        yield None
+        return
+    caller = torch.get_num_threads()
+    try:
+        with _pools().limit(limits=threads):
+            torch.set_num_threads(threads)
+            _active.threads = threads
+            yield threads
+    finally:
+        _active.threads = None
+        torch.set_num_threads(caller)
