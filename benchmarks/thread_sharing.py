@@ -1,0 +1,340 @@
+"""Sharing the machine: one SC fit idle and beside busy processes, with
+torch's own thread count and with ``n_threads="auto"``; a grid search and a
+cross-validation with 1 and 2 jobs.
+
+**Single fits.** The same ``SCClassifier`` fit (fixed synthetic windows,
+the same seed) runs with no busy process of this script's, then beside 1 and
+2 busy processes (``python -c "while True: pass"``: one thread each, started
+and stopped by this script, at its priority), each time with
+``n_threads=None`` (torch's own count: skeeg before the thread policy) and
+``n_threads="auto"``, interleaved, ``repeats`` times after a warm-up fit;
+the medians of wall and CPU seconds are kept, with the threads each fit ran
+on (torch's count seen in the forward passes). On a shared machine other
+people's work runs too: the load average is recorded per condition.
+
+**Jobs.** ``GridSearchCV`` (learning rates x ``GroupKFold``,
+``refit=False``: the search alone) and ``cross_validate`` of the same
+classifier (``n_threads="auto"``) with ``n_jobs=1`` and ``n_jobs=2``. joblib's
+worker processes are started afresh for every ``n_jobs=2`` run, so their
+start-up (importing torch and skeeg) is in its time. The scores of the two
+are compared: they are bit-identical only where every fit ran on the same
+thread count (in the workers joblib allows ``cpu_count // n_jobs``).
+
+    python benchmarks/thread_sharing.py --size smoke     # CI, seconds
+    python benchmarks/thread_sharing.py --size reduced   # docs/performance.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+from statistics import median
+
+import numpy as np
+import torch
+
+from skeeg import SCClassifier
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import cpu_model  # noqa: E402
+from overhead import synthetic_windows  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+POLICIES = {"torch default (before)": None, "auto (after)": "auto"}
+#: Per size: data, training, repeats and the search.
+SIZES = {
+    "smoke": {
+        "n_windows": 64,
+        "n_channels": 5,
+        "n_times": 128,
+        "width": 4,
+        "epochs": 1,
+        "batch_size": 32,
+        "repeats": 1,
+        "busy": [0, 1],
+        "learning_rates": [1e-3, 3e-3],
+        "n_splits": 2,
+    },
+    "reduced": {
+        "n_windows": 944,
+        "n_channels": 5,
+        "n_times": 375,
+        "width": 16,
+        "epochs": 5,
+        "batch_size": 64,
+        "repeats": 3,
+        "busy": [0, 1, 2],
+        "learning_rates": [3e-4, 1e-3, 3e-3, 1e-2],
+        "n_splits": 4,
+    },
+}
+N_GROUPS = 8
+
+
+class RecordingSC(SCClassifier):
+    """SC whose module notes torch's thread count in each forward pass."""
+
+    def _build_module(self, n_channels, n_times, n_outputs):
+        module = super()._build_module(n_channels, n_times, n_outputs)
+        module.threads_seen = set()
+        module.register_forward_hook(
+            lambda mod, inputs, output: mod.threads_seen.add(torch.get_num_threads())
+        )
+        return module
+
+
+def make_classifier(settings: dict, n_threads, seed: int, cls=SCClassifier):
+    """The classifier of every measurement."""
+    return cls(
+        width=settings["width"],
+        max_epochs=settings["epochs"],
+        batch_size=settings["batch_size"],
+        loss="bce",
+        validation_fraction=None,
+        random_state=seed,
+        device="cpu",
+        n_threads=n_threads,
+    )
+
+
+class BusyProcesses:
+    """``n`` single-threaded processes spinning for the length of a block."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> BusyProcesses:
+        code = "while True: pass"
+        self.procs = [
+            subprocess.Popen([sys.executable, "-c", code]) for _ in range(self.n)
+        ]
+        time.sleep(1.0)  # started, and seen by a load measurement
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait()
+
+
+def _timed(fn) -> tuple[object, float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def single_fits(X, y, settings: dict, seed: int) -> list[dict]:
+    """One row per (busy processes, policy): median wall and CPU seconds."""
+    rows = []
+    for n_busy in settings["busy"]:
+        with BusyProcesses(n_busy):
+            load = os.getloadavg()
+            runs = {policy: [] for policy in POLICIES}
+            for repeat in range(settings["repeats"] + 1):  # repeat 0 warms up
+                for policy, n_threads in POLICIES.items():
+                    clf = make_classifier(settings, n_threads, seed, RecordingSC)
+                    _, wall, cpu = _timed(lambda c=clf: c.fit(X, y))
+                    if repeat:
+                        runs[policy].append(
+                            (wall, cpu, sorted(clf.net_.module_.threads_seen))
+                        )
+        for policy, done in runs.items():
+            rows.append(
+                {
+                    "busy_processes": n_busy,
+                    "policy": policy,
+                    "threads": sorted({t for *_, seen in done for t in seen}),
+                    "wall_s": median(w for w, _, _ in done),
+                    "cpu_s": median(c for _, c, _ in done),
+                    "load_average": load,
+                    "runs": done,
+                }
+            )
+            print(
+                f"busy {n_busy}, {policy}: {rows[-1]['wall_s']:.2f} s wall, "
+                f"threads {rows[-1]['threads']}",
+                flush=True,
+            )
+    for row in rows:
+        same = [r for r in rows if r["policy"] == row["policy"]]
+        before = [r for r in rows if r["busy_processes"] == row["busy_processes"]]
+        row["x_idle"] = row["wall_s"] / same[0]["wall_s"]
+        row["x_before"] = row["wall_s"] / before[0]["wall_s"]
+    return rows
+
+
+def _fresh_workers() -> None:
+    """Stop joblib's worker processes, so the next parallel run starts them."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
+def jobs(X, y, groups, settings: dict, seed: int) -> list[dict]:
+    """GridSearchCV and cross_validate with 1 and 2 jobs: wall seconds and
+    whether the scores of 2 jobs equal those of 1."""
+    from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
+
+    cv = GroupKFold(settings["n_splits"])
+    clf = make_classifier(settings, "auto", seed)
+    runs = {
+        "GridSearchCV": lambda n_jobs: (
+            GridSearchCV(
+                clf,
+                {"lr": settings["learning_rates"]},
+                cv=cv,
+                scoring="neg_log_loss",
+                refit=False,
+                n_jobs=n_jobs,
+            )
+            .fit(X, y, groups=groups)
+            .cv_results_["mean_test_score"]
+        ),
+        "cross_validate": lambda n_jobs: cross_validate(
+            clf, X, y, groups=groups, cv=cv, scoring="neg_log_loss", n_jobs=n_jobs
+        )["test_score"],
+    }
+    rows = []
+    for name, run in runs.items():
+        scores, walls = {}, {}
+        for n_jobs in (1, 2):
+            _fresh_workers()
+            scores[n_jobs], walls[n_jobs], _ = _timed(lambda r=run, n=n_jobs: r(n))
+        rows.append(
+            {
+                "search": name,
+                "fits": len(scores[1]) * settings["n_splits"]
+                if name == "GridSearchCV"
+                else len(scores[1]),
+                "wall_s_1_job": walls[1],
+                "wall_s_2_jobs": walls[2],
+                "speedup_2_jobs": walls[1] / walls[2],
+                "scores_bit_identical": bool(np.array_equal(scores[1], scores[2])),
+                "max_score_difference": float(np.max(np.abs(scores[1] - scores[2]))),
+                "scores_1_job": scores[1].tolist(),
+                "scores_2_jobs": scores[2].tolist(),
+            }
+        )
+        print(f"{name}: 1 job {walls[1]:.1f} s, 2 jobs {walls[2]:.1f} s", flush=True)
+    return rows
+
+
+def metadata(argv: list[str], args, settings: dict) -> dict:
+    """Versions, hardware, threads, settings and the exact command."""
+    import joblib
+    import sklearn
+    import skorch
+
+    import skeeg
+
+    return {
+        "command": shlex.join(["python", "benchmarks/thread_sharing.py", *argv]),
+        "python_executable": sys.executable,
+        "versions": {
+            "python": platform.python_version(),
+            "skeeg": skeeg.__version__,
+            "torch": torch.__version__,
+            "skorch": skorch.__version__,
+            "sklearn": sklearn.__version__,
+            "joblib": joblib.__version__,
+            "numpy": np.__version__,
+        },
+        "cpu_model": cpu_model(),
+        "os_cpu_count": os.cpu_count(),
+        "cpus_allowed": len(os.sched_getaffinity(0)),
+        "nice": os.nice(0),
+        "load_average_at_start": os.getloadavg(),
+        "torch_threads_default": torch.get_num_threads(),
+        "seed": args.seed,
+        "size": args.size,
+        "settings": settings,
+        "absolute_times": "CPU, shared machine",
+    }
+
+
+def table(single: list[dict], searches: list[dict]) -> str:
+    from skeeg.evaluation.metrics import scores_table
+
+    fit_columns = [
+        "busy_processes",
+        "policy",
+        "threads",
+        "wall_s",
+        "cpu_s",
+        "x_idle",
+        "x_before",
+    ]
+    job_columns = [
+        "search",
+        "fits",
+        "wall_s_1_job",
+        "wall_s_2_jobs",
+        "speedup_2_jobs",
+        "scores_bit_identical",
+        "max_score_difference",
+    ]
+    return "\n\n".join(
+        [scores_table(single, fit_columns), scores_table(searches, job_columns)]
+    )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=REPO_ROOT / "benchmarks" / "results",
+        help="folder of thread_sharing[_<size>].{json,txt}",
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    settings = SIZES[args.size]
+    meta = metadata(argv, args, settings)
+    X, y = synthetic_windows(
+        settings["n_windows"], settings["n_channels"], settings["n_times"], args.seed
+    )
+    y = (y > 0).astype(np.int64)  # two classes: a sinusoid of 4 cycles or faster
+    groups = np.arange(len(y)) % N_GROUPS
+    single = single_fits(X, y, settings, args.seed)
+    searches = jobs(X, y, groups, settings, args.seed)
+    text = table(single, searches)
+    print(text)
+    result = {
+        "metadata": meta,
+        "single_fits": single,
+        "jobs": searches,
+        "goals": {
+            "busy_1_auto_x_idle_at_most": 1.6,
+            "speedup_2_jobs_at_least": 1.4,
+            "idle_auto_x_torch_default_at_most": 1.0,
+        },
+    }
+    stem = args.out / (
+        "thread_sharing" if args.size == "reduced" else f"thread_sharing_{args.size}"
+    )
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    stem.with_suffix(".txt").write_text(
+        f"{meta['command']}\n{meta['cpu_model']}, {meta['cpus_allowed']} CPUs, "
+        f"torch default {meta['torch_threads_default']} threads, load average at "
+        f"start {meta['load_average_at_start']}\n\n{text}\n"
+    )
+    return result
+
+
+if __name__ == "__main__":
+    main()
