@@ -1,24 +1,27 @@
 """Sharing the machine: one SC fit idle and beside busy processes, with
-torch's own thread count and with ``n_threads="auto"``; a grid search and a
-cross-validation with 1 and 2 jobs.
+torch's own thread count, one thread and ``n_threads="auto"``; a grid
+search, a cross-validation and the README demo with 1 and 2 jobs.
 
 **Single fits.** The same ``SCClassifier`` fit (fixed synthetic windows,
 the same seed) runs with no busy process of this script's, then beside 1 and
 2 busy processes (``python -c "while True: pass"``: one thread each, started
 and stopped by this script, at its priority), each time with
-``n_threads=None`` (torch's own count: skeeg before the thread policy) and
-``n_threads="auto"``, interleaved, ``repeats`` times after a warm-up fit;
-the medians of wall and CPU seconds are kept, with the threads each fit ran
-on (torch's count seen in the forward passes). On a shared machine other
-people's work runs too: the load average is recorded per condition.
+``n_threads=None`` (torch's own count: skeeg before the thread policy),
+``n_threads=1`` and ``n_threads="auto"``, interleaved, ``repeats`` times
+after a warm-up round; the medians of wall and CPU seconds are kept, with
+the threads each fit ran on (torch's count seen in the forward passes). On a
+shared machine other people's work runs too: the load average is recorded
+per condition.
 
 **Jobs.** ``GridSearchCV`` (learning rates x ``GroupKFold``,
 ``refit=False``: the search alone) and ``cross_validate`` of the same
-classifier (``n_threads="auto"``) with ``n_jobs=1`` and ``n_jobs=2``. joblib's
-worker processes are started afresh for every ``n_jobs=2`` run, so their
-start-up (importing torch and skeeg) is in its time. The scores of the two
-are compared: they are bit-identical only where every fit ran on the same
-thread count (in the workers joblib allows ``cpu_count // n_jobs``).
+classifier (``n_threads="auto"``), and the README demo
+(:func:`skeeg.demo.run_ied_demo`, fewer epochs), with ``n_jobs=1`` and
+``n_jobs=2``. joblib's worker processes are started afresh for every
+``n_jobs=2`` run, so their start-up (importing torch and skeeg) is in its
+time. The scores of the two are compared: they are bit-identical only where
+every fit ran on the same thread count (in the workers joblib allows
+``cpu_count // n_jobs``; the demo trains on one thread throughout).
 
     python benchmarks/thread_sharing.py --size smoke     # CI, seconds
     python benchmarks/thread_sharing.py --size reduced   # docs/performance.md
@@ -47,7 +50,7 @@ from machine import cpu_model  # noqa: E402
 from overhead import synthetic_windows  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-POLICIES = {"torch default (before)": None, "auto (after)": "auto"}
+POLICIES = {"torch default (before)": None, "1 thread": 1, "auto (after)": "auto"}
 #: Per size: data, training, repeats and the search.
 SIZES = {
     "smoke": {
@@ -61,6 +64,7 @@ SIZES = {
         "busy": [0, 1],
         "learning_rates": [1e-3, 3e-3],
         "n_splits": 2,
+        "demo_epochs": None,
     },
     "reduced": {
         "n_windows": 944,
@@ -73,6 +77,7 @@ SIZES = {
         "busy": [0, 1, 2],
         "learning_rates": [3e-4, 1e-3, 3e-3, 1e-2],
         "n_splits": 4,
+        "demo_epochs": 5,
     },
 }
 N_GROUPS = 8
@@ -227,6 +232,42 @@ def jobs(X, y, groups, settings: dict, seed: int) -> list[dict]:
     return rows
 
 
+def demo(epochs: int | None) -> list[dict]:
+    """The README demo (:func:`skeeg.demo.run_ied_demo`) with its folds one
+    after the other and two at once: wall seconds, and whether its table is
+    the same. None: not run."""
+    import tempfile
+
+    from skeeg.demo import run_ied_demo
+
+    if epochs is None:
+        return []
+    tables, walls = {}, {}
+    for n_jobs in (1, 2):
+        _fresh_workers()
+        with tempfile.TemporaryDirectory() as out:
+            rows, walls[n_jobs], _ = _timed(
+                lambda o=out, n=n_jobs: run_ied_demo(o, epochs=epochs, n_jobs=n)
+            )
+        tables[n_jobs] = [{k: v for k, v in r.items() if k != "fit_s"} for r in rows]
+    return [
+        {
+            "search": f"README demo, {epochs} epochs",
+            "fits": 15,
+            "wall_s_1_job": walls[1],
+            "wall_s_2_jobs": walls[2],
+            "speedup_2_jobs": walls[1] / walls[2],
+            "scores_bit_identical": tables[1] == tables[2],
+            "max_score_difference": max(
+                abs(one[k] - two[k])
+                for one, two in zip(tables[1], tables[2], strict=True)
+                for k in one
+                if k != "model"
+            ),
+        }
+    ]
+
+
 def metadata(argv: list[str], args, settings: dict) -> dict:
     """Versions, hardware, threads, settings and the exact command."""
     import joblib
@@ -310,7 +351,7 @@ def main(argv: list[str] | None = None) -> dict:
     y = (y > 0).astype(np.int64)  # two classes: a sinusoid of 4 cycles or faster
     groups = np.arange(len(y)) % N_GROUPS
     single = single_fits(X, y, settings, args.seed)
-    searches = jobs(X, y, groups, settings, args.seed)
+    searches = jobs(X, y, groups, settings, args.seed) + demo(settings["demo_epochs"])
     text = table(single, searches)
     print(text)
     result = {
