@@ -4,8 +4,8 @@ search, a cross-validation and the README demo with 1 and 2 jobs.
 
 **Single fits.** The same ``SCClassifier`` fit (fixed synthetic windows,
 the same seed) runs with no busy process of this script's, then beside 1 and
-2 busy processes (``python -c "while True: pass"``: one thread each, started
-and stopped by this script, at its priority), each time with
+2 busy processes (a Python loop, ``while True: pass`` in effect: one thread
+each, started and stopped by this script, at its priority), each time with
 ``n_threads=None`` (torch's own count: skeeg before the thread policy),
 ``n_threads=1`` and ``n_threads="auto"``, interleaved, ``repeats`` times
 after a warm-up round; the medians of wall and CPU seconds are kept, with
@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from skeeg import SCClassifier
+from skeeg.training.threads import cpu_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import cpu_model  # noqa: E402
@@ -117,7 +118,8 @@ class BusyProcesses:
         self.procs: list[subprocess.Popen] = []
 
     def __enter__(self) -> BusyProcesses:
-        code = "while True: pass"
+        # Spins while this script lives (its parent), so that none outlives it.
+        code = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
         self.procs = [
             subprocess.Popen([sys.executable, "-c", code]) for _ in range(self.n)
         ]
@@ -136,6 +138,16 @@ def _timed(fn) -> tuple[object, float, float]:
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
+def _others_busy(fn, n_busy: int) -> tuple[float, float, float]:
+    """Wall and CPU seconds of ``fn()``, and the cores other people's
+    processes kept busy meanwhile (CPU time of the allowed CPUs less this
+    process's and less the ``n_busy`` processes of this script)."""
+    t0, cpus0, own0 = cpu_seconds()
+    _, wall, cpu = _timed(fn)
+    t1, cpus1, own1 = cpu_seconds()
+    return wall, cpu, (cpus1 - cpus0 - (own1 - own0)) / (t1 - t0) - n_busy
+
+
 def single_fits(X, y, settings: dict, seed: int) -> list[dict]:
     """One row per (busy processes, policy): median wall and CPU seconds."""
     rows = []
@@ -146,19 +158,19 @@ def single_fits(X, y, settings: dict, seed: int) -> list[dict]:
             for repeat in range(settings["repeats"] + 1):  # repeat 0 warms up
                 for policy, n_threads in POLICIES.items():
                     clf = make_classifier(settings, n_threads, seed, RecordingSC)
-                    _, wall, cpu = _timed(lambda c=clf: c.fit(X, y))
+                    wall, cpu, others = _others_busy(lambda c=clf: c.fit(X, y), n_busy)
                     if repeat:
-                        runs[policy].append(
-                            (wall, cpu, sorted(clf.net_.module_.threads_seen))
-                        )
+                        seen = sorted(clf.net_.module_.threads_seen)
+                        runs[policy].append((wall, cpu, others, seen))
         for policy, done in runs.items():
             rows.append(
                 {
                     "busy_processes": n_busy,
                     "policy": policy,
                     "threads": sorted({t for *_, seen in done for t in seen}),
-                    "wall_s": median(w for w, _, _ in done),
-                    "cpu_s": median(c for _, c, _ in done),
+                    "wall_s": median(run[0] for run in done),
+                    "cpu_s": median(run[1] for run in done),
+                    "others_busy_cores": median(run[2] for run in done),
                     "load_average": load,
                     "runs": done,
                 }
@@ -308,6 +320,7 @@ def table(single: list[dict], searches: list[dict]) -> str:
         "busy_processes",
         "policy",
         "threads",
+        "others_busy_cores",
         "wall_s",
         "cpu_s",
         "x_idle",

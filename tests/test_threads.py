@@ -20,6 +20,9 @@ from skeeg.training.threads import (
 )
 
 needs_two_cores = pytest.mark.skipif(cpu_count() < 2, reason="needs 2 CPUs")
+measures_load = pytest.mark.skipif(
+    not threads._PROC_STAT.exists(), reason="load is measured on Linux only"
+)
 
 
 @pytest.fixture
@@ -71,6 +74,7 @@ def test_auto_on_an_idle_machine_is_the_caller_setting(idle):
             assert resolve_threads("auto") == caller
 
 
+@measures_load
 @pytest.mark.parametrize(("busy", "expected"), [(0.3, 2), (0.7, 1), (1.0, 1), (2.0, 1)])
 def test_auto_leaves_the_cores_others_keep_busy(monkeypatch, busy, expected):
     # 2 CPUs, the caller allows 2; the free share rounds to the nearest core,
@@ -102,11 +106,10 @@ def test_auto_in_joblib_workers_follows_inner_max_num_threads(inner):
     assert seen == [(inner, inner)] * 2
 
 
-def test_busy_cores_from_counters(monkeypatch):
+def test_busy_cores_from_counters():
     # (time s, CPU time of the allowed CPUs s, this process's CPU time s)
     snapshots = iter([(12.0, 104.0, 6.0), (12.05, 200.0, 7.0)])
-    busy = _BusyCores()
-    monkeypatch.setattr(busy, "_snapshot", lambda: next(snapshots))
+    busy = _BusyCores(clock=lambda: next(snapshots))
     busy._last = (10.0, 100.0, 5.0)
     # 4 CPU-s in 2 s, 1 of them this process's: others kept 1.5 cores busy.
     assert busy() == pytest.approx(1.5)
@@ -116,19 +119,16 @@ def test_busy_cores_from_counters(monkeypatch):
     assert busy._last == (12.0, 104.0, 6.0)
 
 
-def test_stale_window_is_replaced_by_a_fresh_sample(monkeypatch):
+def test_stale_window_is_replaced_by_a_fresh_sample():
     snapshots = iter([(100.0, 50.0, 1.0), (100.1, 50.1, 1.0)])
-    busy = _BusyCores()
-    monkeypatch.setattr(busy, "_snapshot", lambda: next(snapshots))
+    busy = _BusyCores(clock=lambda: next(snapshots))
     busy._last = (0.0, 0.0, 0.0)  # 100 s ago: 0.5 cores on average
     start = time.monotonic()
     assert busy() == pytest.approx(1.0)
     assert time.monotonic() - start >= threads._SAMPLE_S
 
 
-@pytest.mark.skipif(
-    not threads._PROC_STAT.exists(), reason="load is measured on Linux only"
-)
+@measures_load
 def test_a_spinning_process_counts_as_one_busy_core():
     before = _BusyCores()()
     if before > len(threads.os.sched_getaffinity(0)) - 1.2:

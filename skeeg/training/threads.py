@@ -52,45 +52,42 @@ _SAMPLE_S = 0.1
 _MAX_AGE_S = 5.0
 
 
-class _BusyCores:
-    """Cores of this process's CPUs that other processes keep busy."""
+def cpu_seconds() -> tuple[float, float, float]:
+    """Now, the CPU time of the CPUs this process may run on, and this
+    process's own CPU time (all threads), in seconds (Linux)."""
+    cpus = os.sched_getaffinity(0)
+    ticks = 0
+    for line in _PROC_STAT.read_text().splitlines():
+        name, *fields = line.split()
+        if not (name.startswith("cpu") and name[3:].isdigit()):
+            continue
+        if int(name[3:]) in cpus:
+            # user nice system idle iowait irq softirq steal: all but idle
+            # and iowait is time the CPU was taken (guest time is in user).
+            user, nice, system, _, _, irq, softirq, steal = map(int, fields[:8])
+            ticks += user + nice + system + irq + softirq + steal
+    return time.monotonic(), ticks / os.sysconf("SC_CLK_TCK"), time.process_time()
 
-    def __init__(self) -> None:
+
+class _BusyCores:
+    """Cores of this process's CPUs that other processes keep busy, from the
+    readings of ``clock`` (:func:`cpu_seconds`)."""
+
+    def __init__(self, clock=cpu_seconds) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._last: tuple[float, float, float] | None = None
         self._busy = 0.0
 
-    @staticmethod
-    def _snapshot() -> tuple[float, float, float]:
-        """Now (s), CPU time of the allowed CPUs (s), this process's CPU time (s)."""
-        cpus = os.sched_getaffinity(0)
-        ticks = 0
-        for line in _PROC_STAT.read_text().splitlines():
-            name, *fields = line.split()
-            if not (name.startswith("cpu") and name[3:].isdigit()):
-                continue
-            if int(name[3:]) in cpus:
-                # user nice system idle iowait irq softirq steal: all but idle
-                # and iowait is time the CPU was taken (guest time is in user).
-                user, nice, system, _, _, irq, softirq, steal = map(int, fields[:8])
-                ticks += user + nice + system + irq + softirq + steal
-        return (
-            time.monotonic(),
-            ticks / os.sysconf("SC_CLK_TCK"),
-            time.process_time(),
-        )
-
     def __call__(self) -> float:
         """Busy cores, averaged over the time since the previous call (at least
         :data:`_SAMPLE_S`, at most :data:`_MAX_AGE_S`)."""
-        if not _PROC_STAT.exists():
-            return 0.0
         with self._lock:
-            now = self._snapshot()
+            now = self._clock()
             if self._last is None or now[0] - self._last[0] > _MAX_AGE_S:
                 self._last = now
                 time.sleep(_SAMPLE_S)
-                now = self._snapshot()
+                now = self._clock()
             elif now[0] - self._last[0] < _SAMPLE_S:
                 return self._busy
             (t0, cpu0, own0), (t1, cpu1, own1) = self._last, now
@@ -134,9 +131,11 @@ def resolve_threads(n_threads: int | str | None) -> int | None:
     """
     if n_threads != "auto":
         return n_threads
-    cpus = len(os.sched_getaffinity(0)) if _PROC_STAT.exists() else cpu_count()
-    free = math.floor(cpus - other_busy_cores() + 0.5)
-    return max(1, min(allowed_threads(), free))
+    allowed = allowed_threads()
+    if not _PROC_STAT.exists():  # no load measurement
+        return allowed
+    free = math.floor(len(os.sched_getaffinity(0)) - other_busy_cores() + 0.5)
+    return max(1, min(allowed, free))
 
 
 @contextmanager
