@@ -39,13 +39,30 @@ def idle(monkeypatch):
     monkeypatch.setattr(threads, "other_busy_cores", lambda: 0.0)
 
 
+def _pool_threads(user_api: str | None = None) -> set[int]:
+    return {
+        pool["num_threads"]
+        for pool in threadpool_info()
+        if user_api in (None, pool["user_api"])
+    }
+
+
 def test_explicit_count_holds_inside_and_caller_setting_returns(caller_threads):
     torch.set_num_threads(2)
     with limit_threads(3) as used:
         assert used == 3
         assert torch.get_num_threads() == 3
-        assert {pool["num_threads"] for pool in threadpool_info()} == {3}
     assert torch.get_num_threads() == 2
+
+
+def test_pools_above_the_count_are_lowered_never_raised(caller_threads):
+    with threadpool_limits(4):
+        with limit_threads(3):
+            assert _pool_threads() == {3}
+        with limit_threads(5):
+            assert torch.get_num_threads() == 5
+            assert _pool_threads("blas") == {4}
+        assert _pool_threads() == {4}
 
 
 def test_caller_setting_returns_when_the_block_raises(caller_threads):
@@ -87,11 +104,21 @@ def test_auto_leaves_the_cores_others_keep_busy(monkeypatch, busy, expected):
 
 
 @needs_two_cores
-def test_auto_respects_a_threadpoolctl_limit(idle, caller_threads):
+def test_auto_respects_an_openmp_limit(idle, caller_threads):
+    torch.set_num_threads(2)
+    with threadpool_limits(1, user_api="openmp"):  # torch's OpenMP among them
+        assert resolve_threads("auto") == 1
+
+
+@needs_two_cores
+def test_a_blas_limit_holds_without_capping_torch(idle, caller_threads):
+    # As in a dask worker (OPENBLAS_NUM_THREADS=1) where torch was raised.
     torch.set_num_threads(2)
     with threadpool_limits(1, user_api="blas"):
-        assert allowed_threads() == 1
-        assert resolve_threads("auto") == 1
+        with limit_threads("auto") as used:
+            assert used == 2
+            assert _pool_threads("blas") == {1}
+        assert _pool_threads("blas") == {1}
 
 
 def _auto_in_worker() -> tuple[int, int]:

@@ -3,29 +3,33 @@
 torch starts as many intra-op threads as the machine has physical cores.
 Beside another busy process they oversubscribe the cores, and since they
 meet at a barrier after every operation, all wait for the one that is
-descheduled: on 2 cores beside one single-threaded busy process an
-SC fit took 3.7 times as long as on the idle machine with 2 threads, and 1.5
-times with 1 thread (docs/performance.md, "Sharing the machine").
+descheduled: on 2 cores, beside one single-threaded busy process, an SC fit
+on torch's 2 threads took 3.7 times as long as on the idle machine, and on
+1 thread 1.2 times as long as 1 thread there (docs/performance.md, "Sharing
+the machine").
 
-:func:`limit_threads` sets torch's thread count, and every OpenMP and BLAS
-pool threadpoolctl finds, for the duration of a block, then gives the
-caller's back. :func:`resolve_threads` decides the count:
+:func:`limit_threads` sets torch's thread count for the duration of a block
+(and lowers every OpenMP and BLAS pool threadpoolctl finds with more threads
+to it), then gives the caller's settings back. :func:`resolve_threads`
+decides the count:
 
 - an int: that many threads, as asked;
 - None: the caller's setting, untouched (torch's own default);
 - "auto": the cores no other process keeps busy, rounded to the nearest
-  core, at least 1, and never more than the caller allows: the CPUs this
-  process may use (:func:`joblib.cpu_count`: affinity and cgroup quota),
-  ``torch.get_num_threads()`` and the smallest OpenMP or BLAS pool (so a
-  ``threadpoolctl.threadpool_limits`` in force, and the limits joblib gives
-  its workers, ``cpu_count // n_jobs`` or ``parallel_config``'s
-  ``inner_max_num_threads``, hold). On an idle machine it is the caller's
+  core, at least 1 and at most :func:`allowed_threads`: the CPUs this
+  process may use (:func:`joblib.cpu_count`: affinity and cgroup quota) and
+  the caller's ``torch.get_num_threads()``. The caller's setting carries
+  the limits in force: ``torch.set_num_threads``, a
+  ``threadpoolctl.threadpool_limits`` (which reaches torch's OpenMP), and
+  in joblib's workers ``OMP_NUM_THREADS``, which joblib sets to
+  ``cpu_count // n_jobs`` or to ``parallel_config``'s
+  ``inner_max_num_threads``. On an idle machine "auto" is the caller's
   setting, as before.
 
 The busy cores are the CPU time of the allowed CPUs (``/proc/stat``) less
 this process's own, over the time since the previous measurement, or over a
-fresh 0.1-s sample when that is older than 5 s; without ``/proc/stat``
-(other systems than Linux) no core counts as busy.
+fresh 0.1-s sample when that is older than 5 s. Without ``/proc/stat``
+(other systems than Linux) "auto" is :func:`allowed_threads`.
 """
 
 from __future__ import annotations
@@ -102,7 +106,8 @@ _active = threading.local()
 
 
 def _pools() -> ThreadpoolController:
-    """The OpenMP and BLAS pools of the libraries loaded (found once: 16 ms)."""
+    """The OpenMP and BLAS pools of the libraries loaded when first asked
+    (looking them up takes 16 ms)."""
     global _controller
     if _controller is None:
         _controller = ThreadpoolController()
@@ -110,10 +115,9 @@ def _pools() -> ThreadpoolController:
 
 
 def allowed_threads() -> int:
-    """The most threads "auto" may use: the CPUs this process may run on, the
-    caller's torch setting and the smallest OpenMP or BLAS pool."""
-    pools = [pool["num_threads"] for pool in _pools().info()]
-    return min(cpu_count(), torch.get_num_threads(), *pools)
+    """The most threads "auto" may use: the CPUs this process may run on
+    (affinity and cgroup quota) and the caller's torch setting."""
+    return min(cpu_count(), torch.get_num_threads())
 
 
 def resolve_threads(n_threads: int | str | None) -> int | None:
@@ -142,10 +146,11 @@ def resolve_threads(n_threads: int | str | None) -> int | None:
 def limit_threads(n_threads: int | str | None) -> Iterator[int | None]:
     """Run a block with :func:`resolve_threads`'s count of threads.
 
-    Sets ``torch.set_num_threads`` and limits every OpenMP and BLAS pool
-    (threadpoolctl) for the block; restores the caller's settings after it,
-    also when it raises. Inside another ``limit_threads`` block the outer
-    count holds and nothing is measured again.
+    Sets ``torch.set_num_threads`` and lowers every OpenMP and BLAS pool
+    (threadpoolctl) with more threads to that count, for the block; restores
+    the caller's settings after it, also when it raises. Inside another
+    ``limit_threads`` block the outer count holds and nothing is measured
+    again.
 
     Parameters
     ----------
@@ -164,8 +169,10 @@ def limit_threads(n_threads: int | str | None) -> Iterator[int | None]:
         yield None
         return
     caller = torch.get_num_threads()
+    pools = _pools()
+    above = [p.filepath for p in pools.lib_controllers if p.num_threads > threads]
     try:
-        with _pools().limit(limits=threads):
+        with pools.select(filepath=above).limit(limits=threads):
             torch.set_num_threads(threads)
             _active.threads = threads
             yield threads
