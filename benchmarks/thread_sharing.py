@@ -8,10 +8,11 @@ the same seed) runs with no busy process of this script's, then beside 1 and
 each, started and stopped by this script, at its priority), each time with
 ``n_threads=None`` (torch's own count: skeeg before the thread policy),
 ``n_threads=1`` and ``n_threads="auto"``, interleaved, ``repeats`` times
-after a warm-up round; the medians of wall and CPU seconds are kept, with
-the threads each fit ran on (torch's count seen in the forward passes). On a
-shared machine other people's work runs too: the load average is recorded
-per condition.
+(after one warm-up fit of each at the start); the medians of wall and CPU
+seconds are kept, with the threads each fit ran on (torch's count seen in
+the forward passes). On a shared machine other people's work runs too: the
+cores it kept busy during each fit (CPU time of the machine less this
+script's processes) and the load average are recorded.
 
 **Jobs.** ``GridSearchCV`` (learning rates x ``GroupKFold``,
 ``refit=False``: the search alone) and ``cross_validate`` of the same
@@ -150,18 +151,19 @@ def _others_busy(fn, n_busy: int) -> tuple[float, float, float]:
 
 def single_fits(X, y, settings: dict, seed: int) -> list[dict]:
     """One row per (busy processes, policy): median wall and CPU seconds."""
+    for n_threads in POLICIES.values():  # warm-up: torch's first fit sets up
+        make_classifier(settings, n_threads, seed).fit(X, y)
     rows = []
     for n_busy in settings["busy"]:
         with BusyProcesses(n_busy):
             load = os.getloadavg()
             runs = {policy: [] for policy in POLICIES}
-            for repeat in range(settings["repeats"] + 1):  # repeat 0 warms up
+            for _ in range(settings["repeats"]):
                 for policy, n_threads in POLICIES.items():
                     clf = make_classifier(settings, n_threads, seed, RecordingSC)
                     wall, cpu, others = _others_busy(lambda c=clf: c.fit(X, y), n_busy)
-                    if repeat:
-                        seen = sorted(clf.net_.module_.threads_seen)
-                        runs[policy].append((wall, cpu, others, seen))
+                    seen = sorted(clf.net_.module_.threads_seen)
+                    runs[policy].append((wall, cpu, others, seen))
         for policy, done in runs.items():
             rows.append(
                 {
