@@ -30,11 +30,7 @@ every fit ran on the same thread count (in the workers joblib allows
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
-import shlex
 import subprocess
 import sys
 import time
@@ -48,10 +44,9 @@ from skeeg import SCClassifier
 from skeeg.training.threads import cpu_seconds
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_model  # noqa: E402
+import harness  # noqa: E402
 from overhead import synthetic_windows  # noqa: E402
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 POLICIES = {"torch default (before)": None, "1 thread": 1, "auto (after)": "auto"}
 #: Per size: data, training, repeats and the search.
 SIZES = {
@@ -282,39 +277,6 @@ def demo(epochs: int | None) -> list[dict]:
     ]
 
 
-def metadata(argv: list[str], args, settings: dict) -> dict:
-    """Versions, hardware, threads, settings and the exact command."""
-    import joblib
-    import sklearn
-    import skorch
-
-    import skeeg
-
-    return {
-        "command": shlex.join(["python", "benchmarks/thread_sharing.py", *argv]),
-        "python_executable": sys.executable,
-        "versions": {
-            "python": platform.python_version(),
-            "skeeg": skeeg.__version__,
-            "torch": torch.__version__,
-            "skorch": skorch.__version__,
-            "sklearn": sklearn.__version__,
-            "joblib": joblib.__version__,
-            "numpy": np.__version__,
-        },
-        "cpu_model": cpu_model(),
-        "os_cpu_count": os.cpu_count(),
-        "cpus_allowed": len(os.sched_getaffinity(0)),
-        "nice": os.nice(0),
-        "load_average_at_start": os.getloadavg(),
-        "torch_threads_default": torch.get_num_threads(),
-        "seed": args.seed,
-        "size": args.size,
-        "settings": settings,
-        "absolute_times": "CPU, shared machine",
-    }
-
-
 def table(single: list[dict], searches: list[dict]) -> str:
     from skeeg.evaluation.metrics import scores_table
 
@@ -342,24 +304,20 @@ def table(single: list[dict], searches: list[dict]) -> str:
     )
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", choices=sorted(SIZES), default="reduced")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=REPO_ROOT / "benchmarks" / "results",
-        help="folder of thread_sharing[_<size>].{json,txt}",
-    )
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> dict:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
+    args = harness.argument_parser(__doc__, SIZES, ("seed", "out")).parse_args(argv)
     settings = SIZES[args.size]
-    meta = metadata(argv, args, settings)
+    meta = harness.provenance(
+        __file__,
+        argv,
+        args,
+        packages=("joblib",),
+        cpus_allowed=len(os.sched_getaffinity(0)),
+        nice=os.nice(0),
+        seed=args.seed,
+        settings=settings,
+        absolute_times="CPU, shared machine",
+    )
     X, y = synthetic_windows(
         settings["n_windows"], settings["n_channels"], settings["n_times"], args.seed
     )
@@ -369,27 +327,19 @@ def main(argv: list[str] | None = None) -> dict:
     searches = jobs(X, y, groups, settings, args.seed) + demo(settings["demo_epochs"])
     text = table(single, searches)
     print(text)
-    result = {
-        "metadata": meta,
-        "single_fits": single,
-        "jobs": searches,
-        "goals": {
+    stem = "thread_sharing" if args.size == "reduced" else f"thread_sharing_{args.size}"
+    return harness.write_results(
+        args.out / stem,
+        meta,
+        single,
+        harness.header(meta) + "\n\n" + text,
+        jobs=searches,
+        goals={
             "busy_1_auto_x_idle_at_most": 1.6,
             "speedup_2_jobs_at_least": 1.4,
             "idle_auto_x_torch_default_at_most": 1.0,
         },
-    }
-    stem = args.out / (
-        "thread_sharing" if args.size == "reduced" else f"thread_sharing_{args.size}"
     )
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=1))
-    stem.with_suffix(".txt").write_text(
-        f"{meta['command']}\n{meta['cpu_model']}, {meta['cpus_allowed']} CPUs, "
-        f"torch default {meta['torch_threads_default']} threads, load average at "
-        f"start {meta['load_average_at_start']}\n\n{text}\n"
-    )
-    return result
 
 
 if __name__ == "__main__":

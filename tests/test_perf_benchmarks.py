@@ -181,13 +181,13 @@ def test_thread_sharing_smoke_rows_and_threads(tmp_path):
     sharing = _load_benchmark("thread_sharing")
     result = sharing.main(["--size", "smoke", "--out", str(tmp_path)])
     saved = json.loads((tmp_path / "thread_sharing_smoke.json").read_text())
-    assert saved["single_fits"] == json.loads(json.dumps(result["single_fits"]))
+    assert saved["rows"] == json.loads(json.dumps(result["rows"]))
     settings = sharing.SIZES["smoke"]
-    rows = result["single_fits"]
+    rows = result["rows"]
     assert [(r["busy_processes"], r["policy"]) for r in rows] == [
         (n, p) for n in settings["busy"] for p in sharing.POLICIES
     ]
-    default = result["metadata"]["torch_threads_default"]
+    default = result["metadata"]["torch_threads"]
     for row in rows:
         assert len(row["runs"]) == settings["repeats"]
         if sharing.POLICIES[row["policy"]] is None:
