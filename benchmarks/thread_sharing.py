@@ -122,6 +122,14 @@ class BusyProcesses:
         time.sleep(1.0)  # started, and seen by a load measurement
         return self
 
+    def cpu_s(self) -> float:
+        """CPU seconds the busy processes have used (Linux's /proc)."""
+        ticks = 0
+        for proc in self.procs:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1]
+            ticks += sum(int(v) for v in fields.split()[11:13])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def __exit__(self, *exc) -> None:
         for proc in self.procs:
             proc.kill()
@@ -134,14 +142,16 @@ def _timed(fn) -> tuple[object, float, float]:
     return out, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _others_busy(fn, n_busy: int) -> tuple[float, float, float]:
+def _others_busy(fn, busy: BusyProcesses) -> tuple[float, float, float]:
     """Wall and CPU seconds of ``fn()``, and the cores other people's
-    processes kept busy meanwhile (CPU time of the allowed CPUs less this
-    process's and less the ``n_busy`` processes of this script)."""
+    processes kept busy meanwhile: CPU time of the allowed CPUs less this
+    process's and the ``busy`` processes'."""
     t0, cpus0, own0 = cpu_seconds()
+    busy0 = busy.cpu_s()
     _, wall, cpu = _timed(fn)
     t1, cpus1, own1 = cpu_seconds()
-    return wall, cpu, (cpus1 - cpus0 - (own1 - own0)) / (t1 - t0) - n_busy
+    others = cpus1 - cpus0 - (own1 - own0) - (busy.cpu_s() - busy0)
+    return wall, cpu, others / (t1 - t0)
 
 
 def single_fits(X, y, settings: dict, seed: int) -> list[dict]:
@@ -150,13 +160,13 @@ def single_fits(X, y, settings: dict, seed: int) -> list[dict]:
         make_classifier(settings, n_threads, seed).fit(X, y)
     rows = []
     for n_busy in settings["busy"]:
-        with BusyProcesses(n_busy):
+        with BusyProcesses(n_busy) as busy:
             load = os.getloadavg()
             runs = {policy: [] for policy in POLICIES}
             for _ in range(settings["repeats"]):
                 for policy, n_threads in POLICIES.items():
                     clf = make_classifier(settings, n_threads, seed, RecordingSC)
-                    wall, cpu, others = _others_busy(lambda c=clf: c.fit(X, y), n_busy)
+                    wall, cpu, others = _others_busy(lambda c=clf: c.fit(X, y), busy)
                     seen = sorted(clf.net_.module_.threads_seen)
                     runs[policy].append((wall, cpu, others, seen))
         for policy, done in runs.items():
