@@ -17,6 +17,7 @@ band-pass and a resampling to 250 Hz; the paper's SGD recipe over 100 epochs
 is benchmarked in docs/iedeal_ablation.md.
 
     python examples/ied_demo.py --out out/
+    python examples/ied_demo.py --out out/ --n-jobs 2   # two folds at once
 
 The code is skeeg.demo.run_ied_demo (also run by ``skeeg demo``).
 """
@@ -35,9 +36,16 @@ def main() -> None:
     parser.add_argument("--prevalence", type=float, default=0.05)
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--n-jobs", type=int, default=1, help="folds trained at once (-1: per CPU)"
+    )
     args = parser.parse_args()
     run_ied_demo(
-        args.out, prevalence=args.prevalence, epochs=args.epochs, seed=args.seed
+        args.out,
+        prevalence=args.prevalence,
+        epochs=args.epochs,
+        seed=args.seed,
+        n_jobs=args.n_jobs,
     )
 
 

@@ -71,10 +71,12 @@ patience : int or None, default=None
     F-beta; None never stops early.
 random_state : int, RandomState or None, default=None
     Seeds weight initialisation, dropout, shuffling and window sampling; an
-    int makes CPU training reproducible.
+    int makes CPU training reproducible at the same thread count (see
+    ``n_threads``).
 device : str, default="auto"
     "auto" picks CUDA when present, else CPU; or any torch device string.
     Must stay "auto" with an ``accelerator``, which places the model.
+%(n_threads)s
 precision : {"float32", "bf16"}, default="float32"
     "bf16" runs forward passes (training, validation and inference) under
     ``torch.autocast`` to bfloat16, on CPU or CUDA; the loss is computed in
@@ -96,6 +98,20 @@ accelerator : accelerate.Accelerator or None, default=None
     after ``set_params(accelerator=None)``. Needs ``skeeg[scale]``.
 verbose : int, default=0
     1 prints a line per epoch, 2 adds a progress bar.""",
+    # One entry of deep_training_params, also documented alone (SMATE).
+    "n_threads": """n_threads : int, "auto" or None, default=None
+    CPU threads of torch (and of the OpenMP and BLAS pools) during ``fit``
+    and inference; the caller's setting is restored after each call. "auto"
+    takes the cores that no other process keeps busy, at least 1 and at
+    most what the caller allows (the CPUs this process may use,
+    ``torch.get_num_threads()``, threadpoolctl and joblib limits): on an
+    idle machine the caller's setting, beside busy processes fewer threads,
+    which then run faster than torch's own count
+    (:mod:`skeeg.training.threads`, docs/performance.md). None (the default,
+    until "auto" is checked on a full test run) leaves the caller's
+    setting. The thread count changes the last bits of a CPU model (the
+    order of sums): for results identical across machine loads, give an
+    int.""",
     "deep_fit_attributes": """classes_ : ndarray of shape (n_classes,)
     Labels seen in ``fit`` (``-1`` excluded where it means unlabelled).
 threshold_ : float
@@ -110,7 +126,8 @@ _PLACEHOLDER = re.compile(r"^([ \t]*)%\((\w+)\)s$", re.MULTILINE)
 
 
 def fill_doc(obj: T) -> T:
-    """Replace each ``%(name)s`` line of ``obj.__doc__`` with ``docdict[name]``.
+    """Replace each ``%(name)s`` line of ``obj.__doc__`` with ``docdict[name]``
+    (whose own ``%(name)s`` lines are replaced in turn).
 
     Raises ``KeyError`` naming an unknown fragment, at import time.
     """
@@ -119,9 +136,9 @@ def fill_doc(obj: T) -> T:
         indent, name = match.groups()
         if name not in docdict:
             raise KeyError(f"{obj.__qualname__} uses unknown fragment %({name})s.")
-        return "\n".join(
-            indent + line if line else line for line in docdict[name].splitlines()
-        )
+        # A fragment may name other fragments on lines of their own.
+        text = _PLACEHOLDER.sub(fill, docdict[name])
+        return "\n".join(indent + line if line else line for line in text.splitlines())
 
     if obj.__doc__:
         obj.__doc__ = _PLACEHOLDER.sub(fill, obj.__doc__)

@@ -91,7 +91,11 @@ def _demo(args: argparse.Namespace) -> int:
     from skeeg.demo import run_ied_demo
 
     run_ied_demo(
-        args.out, prevalence=args.prevalence, epochs=args.epochs, seed=args.seed
+        args.out,
+        prevalence=args.prevalence,
+        epochs=args.epochs,
+        seed=args.seed,
+        n_jobs=args.n_jobs,
     )
     return 0
 
@@ -673,6 +677,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--seed", type=int, default=0, help="seed of data and networks (default: 0)"
+    )
+    demo.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="folds trained at once, one per worker process; -1: one per CPU, "
+        "1: one after the other (default: %(default)s); the results do not "
+        "depend on it",
     )
     demo.set_defaults(run=_demo)
 

@@ -6,7 +6,11 @@
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 
 def run_ied_demo(
@@ -15,6 +19,7 @@ def run_ied_demo(
     prevalence: float = 0.05,
     epochs: int = 30,
     seed: int = 0,
+    n_jobs: int | None = 1,
 ) -> list[dict]:
     """iEDeaL vs BCE vs a simple detector, 5-fold GroupKFold by subject.
 
@@ -30,10 +35,10 @@ def run_ied_demo(
     regression). Prints a metrics table and writes ``out/pr_curve.png``.
 
     The SC models use :class:`~skeeg.SCClassifier`'s defaults (width 16,
-    Adam at 3e-3 decayed linearly, batch 64, no validation split), sized for
-    a CPU and a few minutes, after a 1-50 Hz band-pass and a resampling to
-    250 Hz; the paper's SGD recipe over 100 epochs is benchmarked in
-    docs/iedeal_ablation.md.
+    Adam at 3e-3 decayed linearly, batch 64, no validation split) but one
+    thread each, sized for a CPU and a few minutes, after a 1-50 Hz
+    band-pass and a resampling to 250 Hz; the paper's SGD recipe over 100
+    epochs is benchmarked in docs/iedeal_ablation.md.
 
     Parameters
     ----------
@@ -46,13 +51,21 @@ def run_ied_demo(
         default.
     seed : int, default=0
         Seed of the data and of the networks.
+    n_jobs : int or None, default=1
+        Fits at once (a model on a fold each), each in a joblib worker
+        process; -1: as many as there are CPUs; 1 or None: one after the
+        other, in this process (the default: on 2 shared cores, 2 jobs were
+        not faster, docs/performance.md). Every SC model trains on one thread
+        (``n_threads=1``), so the results are bit-identical whatever
+        ``n_jobs`` and whatever else runs on the machine
+        (docs/performance.md, "Sharing the machine").
 
     Returns
     -------
     rows : list of dict
         One per model: ``"model"``, the out-of-fold
         :func:`skeeg.evaluation.metrics.window_scores` and ``"fit_s"`` (seconds of fit
-        over the folds).
+        summed over the folds, also when they run at once).
     """
     # A Figure without pyplot: headless, and the caller's backend is left alone.
     from matplotlib.figure import Figure
@@ -61,7 +74,6 @@ def run_ied_demo(
     from skeeg.datasets import make_ied_dataset
     from skeeg.estimators.sc_classifier import SCClassifier
     from skeeg.evaluation.metrics import scores_table, window_scores
-    from skeeg.evaluation.out_of_fold import grouped_oof_proba
     from skeeg.recipes import spike_feature_pipeline, window_pipeline
 
     out = Path(out)
@@ -77,26 +89,26 @@ def run_ied_demo(
         f"{len(X)} windows of {X.shape[1]} bipolar channels x {X.shape[2]} samples "
         f"({sfreq:g} Hz), {y.sum()} with an IED, {len(set(groups))} subjects"
     )
+    models = {
+        name: (
+            window_pipeline(
+                SCClassifier(
+                    loss=loss, max_epochs=epochs, random_state=seed, n_threads=1
+                ),
+                sfreq,
+                new_sfreq=250.0,
+            ),
+            "clf__groups",
+        )
+        for name, loss in [("SC+SaSu (iEDeaL)", "sasu"), ("SC+BCE", "bce")]
+    }
+    models["features+logreg"] = (spike_feature_pipeline(), None)
+    print(f"  training {len(models)} models on 5 folds (n_jobs={n_jobs}) ...")
     rows, curves = [], {}
-    for name, loss in [("SC+SaSu (iEDeaL)", "sasu"), ("SC+BCE", "bce")]:
-        print(f"  {name}: training on 5 folds ...", flush=True)
-        pipe = window_pipeline(
-            SCClassifier(loss=loss, max_epochs=epochs, random_state=seed),
-            sfreq,
-            new_sfreq=250.0,
-        )
-        proba, seconds = grouped_oof_proba(
-            pipe, X, y, groups, fit_groups_param="clf__groups"
-        )
+    for name, (proba, seconds) in _out_of_fold(models, X, y, groups, n_jobs=n_jobs):
         rows.append({"model": name, **window_scores(y, proba), "fit_s": seconds})
         print(f"  {name}: AUPRC {rows[-1]['auprc']:.3f} ({seconds:.0f} s)", flush=True)
         curves[name] = proba
-    proba, seconds = grouped_oof_proba(
-        spike_feature_pipeline(), X, y, groups, fit_groups_param=None
-    )
-    name = "features+logreg"
-    rows.append({"model": name, **window_scores(y, proba), "fit_s": seconds})
-    curves[name] = proba
 
     print(
         scores_table(
@@ -116,3 +128,51 @@ def run_ied_demo(
     fig.savefig(path, dpi=120)
     print(f"wrote {path}")
     return rows
+
+
+def _out_of_fold(
+    models: dict, X, y, groups, *, n_jobs: int | None, n_splits: int = 5
+) -> Iterator[tuple[str, tuple[np.ndarray, float]]]:
+    """Out-of-fold positive-class probabilities of each model under
+    ``GroupKFold``, every (model, fold) fit one joblib task.
+
+    One pool for all the fits keeps both workers busy to the end (two
+    models of five folds on two workers: five rounds, not six).
+
+    ``models`` maps a name to a classifier and the name under which its
+    ``fit`` takes the training windows' ``groups`` (or None). Yields, model
+    by model as its folds finish, the name, the probabilities (each window
+    scored by the model that did not see its subject) and the fit seconds
+    summed over the folds.
+    """
+    from joblib import Parallel, delayed
+    from sklearn.model_selection import GroupKFold
+
+    folds = list(GroupKFold(n_splits).split(X, y, groups))
+    done = Parallel(n_jobs=n_jobs, return_as="generator")(
+        delayed(_fit_fold)(model, groups_param, X, y, groups, train, test)
+        for model, groups_param in models.values()
+        for train, test in folds
+    )
+    for name in models:
+        proba, seconds = np.full(len(y), np.nan), 0.0
+        for _, test in folds:
+            fold_proba, fold_seconds = next(done)
+            proba[test] = fold_proba
+            seconds += fold_seconds
+        yield name, (proba, seconds)
+
+
+def _fit_fold(
+    model, groups_param, X, y, groups, train, test
+) -> tuple[np.ndarray, float]:
+    """A clone of ``model`` fitted on ``train``: its probabilities of the
+    positive class on ``test``, and its fit seconds."""
+    from sklearn.base import clone
+
+    model = clone(model)
+    params = {groups_param: groups[train]} if groups_param else {}
+    start = time.perf_counter()
+    model.fit(X[train], y[train], **params)
+    seconds = time.perf_counter() - start
+    return model.predict_proba(X[test])[:, 1], seconds

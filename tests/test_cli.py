@@ -392,8 +392,10 @@ def test_demo_passes_options_to_the_demo(monkeypatch, tmp_path):
         skeeg.demo, "run_ied_demo", lambda out, **kw: calls.append((out, kw))
     )
     argv = ["demo", "--out", str(tmp_path), "--epochs", "2", "--seed", "3"]
-    assert main([*argv, "--prevalence", "0.1"]) == 0
-    assert calls == [(tmp_path, {"prevalence": 0.1, "epochs": 2, "seed": 3})]
+    assert main([*argv, "--prevalence", "0.1", "--n-jobs", "1"]) == 0
+    assert calls == [
+        (tmp_path, {"prevalence": 0.1, "epochs": 2, "seed": 3, "n_jobs": 1})
+    ]
 
 
 # -- every registry classifier, predict, stage, the montage -----------------------

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import sklearn
 import torch
+from joblib import Parallel, cpu_count, delayed, parallel_config
 from sklearn.metrics import accuracy_score, f1_score, fbeta_score, make_scorer
 from sklearn.model_selection import (
     GridSearchCV,
@@ -326,3 +327,90 @@ def test_module_outputs_tuple_logits_first():
     with torch.no_grad():
         logits, _ = module(torch.from_numpy(X[:5].astype(np.float32)))
     np.testing.assert_allclose(clf.decision_function(X[:5]), logits[:, 0], rtol=1e-5)
+
+
+# -- threads (skeeg.training.threads) ---------------------------------------------
+class _ThreadsSeen(SCClassifier):
+    """SC whose module notes torch's thread count at every forward pass."""
+
+    def _build_module(self, n_channels, n_times, n_outputs):
+        module = super()._build_module(n_channels, n_times, n_outputs)
+        module.threads_seen = []
+        module.register_forward_hook(
+            lambda mod, inputs, output: mod.threads_seen.append(torch.get_num_threads())
+        )
+        return module
+
+
+class _Explodes(torch.nn.Module):
+    def forward(self, logits, target):
+        raise RuntimeError("the criterion failed")
+
+
+THREADS = dict(width=4, n_blocks=2, max_epochs=2, batch_size=16, random_state=0)
+
+
+@pytest.fixture
+def caller_threads():
+    """torch's thread count as the test found it, given back after it."""
+    before = torch.get_num_threads()
+    yield before
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_explicit_n_threads_runs_every_forward_pass(bumps, caller_threads, n_threads):
+    X, y, _ = bumps
+    torch.set_num_threads(2)
+    clf = _ThreadsSeen(n_threads=n_threads, loss="bce", **THREADS).fit(X, y)
+    seen = clf.net_.module_.threads_seen
+    assert len(seen) > 0 and set(seen) == {n_threads}
+    seen.clear()
+    clf.predict_proba(X)
+    assert len(seen) > 0 and set(seen) == {n_threads}
+
+
+@pytest.mark.parametrize("n_threads", ["auto", 1, 3])
+def test_fit_and_predict_give_the_caller_threads_back(bumps, caller_threads, n_threads):
+    X, y, _ = bumps
+    torch.set_num_threads(5)
+    clf = SCClassifier(n_threads=n_threads, loss="bce", **THREADS).fit(X, y)
+    assert torch.get_num_threads() == 5
+    clf.predict(X)
+    assert torch.get_num_threads() == 5
+
+
+def test_fit_that_raises_gives_the_caller_threads_back(bumps, caller_threads):
+    X, y, _ = bumps
+    torch.set_num_threads(5)
+    clf = SCClassifier(n_threads=1, criterion=_Explodes(), **THREADS)
+    with pytest.raises(RuntimeError, match="the criterion failed"):
+        clf.fit(X, y)
+    assert torch.get_num_threads() == 5
+
+
+def test_n_threads_none_trains_on_the_caller_threads(bumps, caller_threads):
+    X, y, _ = bumps
+    torch.set_num_threads(3)
+    clf = _ThreadsSeen(n_threads=None, loss="bce", **THREADS).fit(X, y)
+    assert set(clf.net_.module_.threads_seen) == {3}
+
+
+def _fit_in_worker(X, y) -> set[int]:
+    clf = _ThreadsSeen(loss="bce", **THREADS).fit(X, y)
+    return set(clf.net_.module_.threads_seen)
+
+
+@pytest.mark.skipif(cpu_count() < 2, reason="needs 2 CPUs")
+def test_auto_in_joblib_workers_keeps_to_inner_max_num_threads(bumps):
+    X, y, _ = bumps
+    with parallel_config(backend="loky", inner_max_num_threads=1):
+        seen = Parallel(n_jobs=2)(delayed(_fit_in_worker)(X, y) for _ in range(2))
+    assert seen == [{1}, {1}]
+
+
+@pytest.mark.parametrize("n_threads", [0, -1, 1.5, "all"])
+def test_n_threads_is_checked(bumps, n_threads):
+    X, y, _ = bumps
+    with pytest.raises(ValueError, match="'n_threads' parameter of SCClassifier"):
+        SCClassifier(n_threads=n_threads, **THREADS).fit(X, y)

@@ -174,3 +174,33 @@ def test_skeeg_costs_little_over_a_raw_torch_loop():
     assert skeeg["contender"] == "skeeg"
     assert skeeg["fit_x_raw"] < 1.5, skeeg["repeats"]
     assert skeeg["predict_x_raw"] < 1.5, skeeg["repeats"]
+
+
+@pytest.mark.slow
+def test_thread_sharing_smoke_rows_and_threads(tmp_path):
+    sharing = _load_benchmark("thread_sharing")
+    result = sharing.main(["--size", "smoke", "--out", str(tmp_path)])
+    saved = json.loads((tmp_path / "thread_sharing_smoke.json").read_text())
+    assert saved["rows"] == json.loads(json.dumps(result["rows"]))
+    settings = sharing.SIZES["smoke"]
+    rows = result["rows"]
+    assert [(r["busy_processes"], r["policy"]) for r in rows] == [
+        (n, p) for n in settings["busy"] for p in sharing.POLICIES
+    ]
+    default = result["metadata"]["torch_threads"]
+    for row in rows:
+        assert len(row["runs"]) == settings["repeats"]
+        if sharing.POLICIES[row["policy"]] is None:
+            assert row["threads"] == [default]
+        else:
+            assert row["threads"]
+            assert set(row["threads"]) <= set(range(1, default + 1))
+    assert [r["search"] for r in result["jobs"]] == ["GridSearchCV", "cross_validate"]
+    assert [r["fits"] for r in result["jobs"]] == [
+        len(settings["learning_rates"]) * settings["n_splits"],
+        settings["n_splits"],
+    ]
+    for row in result["jobs"]:
+        assert row["speedup_2_jobs"] == pytest.approx(
+            row["wall_s_1_job"] / row["wall_s_2_jobs"]
+        )

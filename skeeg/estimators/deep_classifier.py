@@ -57,6 +57,7 @@ from skeeg.training.recipe import (
     make_optimizer,
 )
 from skeeg.training.strategies import LossStrategy, resolve_loss
+from skeeg.training.threads import limit_threads
 
 #: Share of the labelled windows ``threshold="auto"`` holds out to tune on
 #: when there is no validation split (``validation_fraction=None``).
@@ -116,6 +117,11 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         "patience": [Interval(Integral, 1, None, closed="left"), None],
         "random_state": ["random_state"],
         "device": [str],
+        "n_threads": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+            None,
+        ],
         "precision": [StrOptions(set(PRECISIONS))],
         "loader_params": [dict, None],
         # Checked in fit: an accelerate.Accelerator needs skeeg[scale].
@@ -151,6 +157,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         patience,
         random_state,
         device,
+        n_threads,
         precision,
         loader_params,
         accelerator,
@@ -174,6 +181,7 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         self.patience = patience
         self.random_state = random_state
         self.device = device
+        self.n_threads = n_threads
         self.precision = precision
         self.loader_params = loader_params
         self.accelerator = accelerator
@@ -274,6 +282,11 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             X, y, groups, dtype=np.float32, min_times=self._min_n_times(), **side
         )
         self._check_params()
+        with limit_threads(self.n_threads):
+            return self._train(X, y_enc, groups, side)
+
+    def _train(self, X, y_enc, groups, side: dict) -> DeepClassifierBase:
+        """The body of :meth:`_fit` on validated data, under the thread limit."""
         loss = resolve_loss(self.loss)
         seed = int(
             check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
@@ -469,7 +482,11 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         device = next(module.parameters()).device
         out = []
         grad_mode = torch.inference_mode() if inference else torch.no_grad()
-        with grad_mode, autocast(self.precision, device.type):
+        with (
+            limit_threads(self.n_threads),
+            grad_mode,
+            autocast(self.precision, device.type),
+        ):
             for start in range(0, len(X), self.batch_size):
                 batch = X[start : start + self.batch_size].to(device)
                 out.append(fn(batch).cpu())

@@ -210,6 +210,7 @@ class SMATEClassifier(DeepClassifierBase):
         Seeds weights, batches and the SVM's calibration folds.
     device : str, default="auto"
         "auto" picks CUDA when present, else CPU; or any torch device string.
+    %(n_threads)s
     verbose : int, default=0
         1 prints a line per epoch, 2 adds a progress bar.
 
@@ -284,6 +285,7 @@ class SMATEClassifier(DeepClassifierBase):
         patience=None,
         random_state=None,
         device="auto",
+        n_threads=None,
         precision="float32",
         loader_params=None,
         accelerator=None,
@@ -310,6 +312,7 @@ class SMATEClassifier(DeepClassifierBase):
             patience=patience,
             random_state=random_state,
             device=device,
+            n_threads=n_threads,
             precision=precision,
             loader_params=loader_params,
             accelerator=accelerator,
