@@ -16,9 +16,10 @@ and writes ``<stem>.json`` and ``<stem>.txt`` with :func:`write_results`
     harness.write_results(args.out / f"name_{args.size}", meta, rows, text)
 
 Also here: :func:`run_worker` and :func:`print_worker_result` for a
-measurement in a fresh interpreter, :func:`peak_rss_mb`, :func:`cpu_model`
-and :func:`gpu_name`, :func:`pyplot` and :func:`save_figure` for the plots,
-and :func:`header` for the top of a text result.
+measurement in a fresh interpreter, :func:`peak_rss_mb`, :func:`gpu_name`
+(the CPU and the versions come from :mod:`skeeg.provenance`), :func:`pyplot`
+and :func:`save_figure` for the plots, and :func:`header` for the top of a
+text result.
 
 The scripts import it as ``import harness`` after putting ``benchmarks/`` on
 ``sys.path``.
@@ -29,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shlex
 import subprocess
@@ -37,21 +37,11 @@ import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 #: Where results are written unless ``--out`` says otherwise.
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
-#: Distributions whose versions every benchmark records: key -> distribution.
-PACKAGES = {
-    "numpy": "numpy",
-    "scipy": "scipy",
-    "sklearn": "scikit-learn",
-    "torch": "torch",
-    "skorch": "skorch",
-    "mne": "mne",
-}
 #: How a worker subprocess marks the line that holds its result.
 _RESULT = "RESULT "
 #: Environment variables that set the BLAS and OpenMP thread pools.
@@ -244,17 +234,6 @@ def start_study(
     return size, list(range(args.seeds or size.n_seeds))
 
 
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (``platform`` elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def gpu_name(device: str) -> str | None:
     """The name of a CUDA ``device`` ("cuda", "cuda:1", or "auto" when a GPU
     is there); None for any other."""
@@ -265,14 +244,6 @@ def gpu_name(device: str) -> str | None:
     if not device.startswith("cuda"):
         return None
     return torch.cuda.get_device_name(torch.device(device))
-
-
-def package_version(distribution: str) -> str | None:
-    """The installed version of a distribution; None when it is missing."""
-    try:
-        return version(distribution)
-    except PackageNotFoundError:
-        return None
 
 
 def git_commit() -> str | None:
@@ -338,9 +309,8 @@ def provenance(
         ``device``, ``gpu``, ``torch_threads``, ``size`` (with ``--size``),
         then ``fields``.
     """
-    import torch
-
     import skeeg
+    from skeeg import provenance as machine
 
     device = getattr(args, "device", "cpu")
     if hasattr(args, "size"):
@@ -348,22 +318,20 @@ def provenance(
     path = Path(script).resolve()
     name = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
     argv = sys.argv[1:] if argv is None else argv
-    versions = {"python": platform.python_version(), "skeeg": skeeg.__version__}
-    versions |= {key: package_version(dist) for key, dist in PACKAGES.items()}
-    versions |= {dist: package_version(dist) for dist in packages}
+    now = machine.machine()
     return {
         "command": shlex.join(["python", str(name), *map(str, argv)]),
         "git_commit": git_commit(),
         "skeeg_path": str(Path(skeeg.__file__).resolve().parent),
         "started_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "started_unix": time.time(),
-        "versions": versions,
-        "cpu_model": cpu_model(),
-        "os_cpu_count": os.cpu_count(),
-        "load_average_at_start": os.getloadavg(),
+        "versions": machine.versions(packages),
+        "cpu_model": now["cpu_model"],
+        "os_cpu_count": now["os_cpu_count"],
+        "load_average_at_start": now["load_average"],
         "device": device,
         "gpu": gpu_name(device),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": now["torch_threads"],
         **fields,
     }
 

@@ -5,12 +5,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+
+#: Intra-op threads of each SC fit: one, so that the results do not depend on
+#: ``n_jobs`` or on the machine's load (docs/performance.md).
+SC_THREADS = 1
 
 
 def run_ied_demo(
@@ -32,7 +37,9 @@ def run_ied_demo(
     classical detector on the same folds (four amplitude and sharpness
     features per channel of the raw windows,
     :class:`skeeg.features.SpikeFeatures`, and a balanced logistic
-    regression). Prints a metrics table and writes ``out/pr_curve.png``.
+    regression). Prints a metrics table and writes ``out/pr_curve.png`` and
+    ``out/results.json`` (the table, the run's settings and wall time, the
+    machine, its load and the versions: :mod:`skeeg.provenance`).
 
     The SC models use :class:`~skeeg.SCClassifier`'s defaults (width 16,
     Adam at 3e-3 decayed linearly, batch 64, no validation split) but one
@@ -43,7 +50,7 @@ def run_ied_demo(
     Parameters
     ----------
     out : str or path-like, default="out"
-        Folder for ``pr_curve.png`` (created if missing).
+        Folder for ``pr_curve.png`` and ``results.json`` (created if missing).
     prevalence : float, default=0.05
         Fraction of windows with an injected discharge.
     epochs : int, default=30
@@ -74,8 +81,10 @@ def run_ied_demo(
     from skeeg.datasets import make_ied_dataset
     from skeeg.estimators.sc_classifier import SCClassifier
     from skeeg.evaluation.metrics import scores_table, window_scores
+    from skeeg.provenance import machine, versions
     from skeeg.recipes import spike_feature_pipeline, window_pipeline
 
+    started, at_start = time.perf_counter(), machine()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     data = make_ied_dataset(
@@ -93,7 +102,10 @@ def run_ied_demo(
         name: (
             window_pipeline(
                 SCClassifier(
-                    loss=loss, max_epochs=epochs, random_state=seed, n_threads=1
+                    loss=loss,
+                    max_epochs=epochs,
+                    random_state=seed,
+                    n_threads=SC_THREADS,
                 ),
                 sfreq,
                 new_sfreq=250.0,
@@ -126,7 +138,30 @@ def run_ied_demo(
     fig.tight_layout()
     path = out / "pr_curve.png"
     fig.savefig(path, dpi=120)
-    print(f"wrote {path}")
+    results = {
+        "settings": {
+            "prevalence": prevalence,
+            "epochs": epochs,
+            "seed": seed,
+            "n_jobs": n_jobs,
+            "sc_threads": SC_THREADS,
+        },
+        "data": {
+            "n_windows": len(X),
+            "n_channels": X.shape[1],
+            "n_times": X.shape[2],
+            "sfreq": sfreq,
+            "n_positive": int(y.sum()),
+            "n_subjects": len(set(groups)),
+        },
+        "rows": rows,
+        "wall_s": time.perf_counter() - started,
+        "machine_at_start": at_start,
+        "load_average_at_end": machine()["load_average"],
+        "versions": versions(),
+    }
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {path} and {out / 'results.json'}")
     return rows
 
 

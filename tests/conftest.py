@@ -7,8 +7,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from joblib import cpu_count
+from threadpoolctl import threadpool_limits
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (``-n``), share the cores among the workers as joblib
+    shares them among its own: each worker gets ``cpu_count() // n_workers``
+    threads (at least 1) for torch and every OpenMP and BLAS pool. Left at
+    their defaults, each worker would start one thread per core, and threads
+    that oversubscribe the cores wait on each other (docs/performance.md,
+    "Sharing the machine")."""
+    n_workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if n_workers:
+        threads = max(1, cpu_count() // int(n_workers))
+        threadpool_limits(threads)
+        torch.set_num_threads(threads)
 
 
 def shared_data_dir() -> Path:

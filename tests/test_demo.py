@@ -1,9 +1,13 @@
-"""The README demo (skeeg.demo): folds in parallel give the serial results."""
+"""The README demo (skeeg.demo): folds in parallel give the serial results,
+which it also writes to ``results.json``."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+import torch
 from joblib import cpu_count
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
@@ -48,6 +52,17 @@ def test_parallel_folds_give_the_serial_probabilities(monkeypatch, tmp_path):
     assert not np.isnan(serial[0]).any()  # every window scored once
     for one, two in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(one, two)
+    results = json.loads((tmp_path / "1" / "results.json").read_text())
+    assert results["rows"] == serial_rows
+    assert results["settings"] == {
+        "prevalence": 0.05,
+        "epochs": 1,
+        "seed": 0,
+        "n_jobs": 1,
+        "sc_threads": 1,
+    }
+    assert results["data"]["n_windows"] == len(serial[0])
+    assert results["versions"]["torch"] == torch.__version__
     for one, two in zip(serial_rows, parallel_rows, strict=True):
         assert one.pop("fit_s") > 0 and two.pop("fit_s") > 0
         assert one == two
