@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import pickle
 import re
+from functools import partial
 
 import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
-from sklearn.utils.estimator_checks import parametrize_with_checks
+from sklearn.utils.estimator_checks import estimator_checks_generator
 
 from skeeg import (
     HMMClassifier,
@@ -60,16 +61,32 @@ DEEP_ESTIMATORS = [
 #: needs 33 samples, so the examples use norm="layer" (over channels and
 #: time), which keeps the checks meaningful; SC's and Siamese-ES's examples
 #: use loss="bce" so that the multi-class checks run (SaSu is binary).
+#: A deep classifier's default instance runs the checks of input handling
+#: with its defaults but 2 epochs (as scikit-learn's own suite lowers
+#: ``max_iter``): they test what a fit accepts and returns, not how long it
+#: trains, and 30 epochs of the default ResNet (3.8 M parameters) made them a
+#: third of the suite's time. :data:`DEFAULT_LEARNING` runs the checks of what
+#: the defaults learn, with every default.
 CHECKED_ESTIMATORS = [
     *(
         instance
         for e in _CLASSIFIERS
-        for instance in ([_example(e), e.cls()] if e.example_params else [e.cls()])
+        for instance in ([_example(e)] if e.example_params else [])
+        + [e.cls(max_epochs=2) if issubclass(e.cls, DeepClassifierBase) else e.cls()]
     ),
     ToyAutoencoderClassifier(),
     ToyTwoHeadClassifier(),
     *(_example(e) for e in entries("transformer")),
 ]
+#: Every deep classifier of the registry with all its defaults.
+DEFAULT_LEARNING = [
+    e.cls() for e in _CLASSIFIERS if issubclass(e.cls, DeepClassifierBase)
+]
+#: The checks whose verdict depends on how well a fit learns: the 2-epoch
+#: default instances skip them, and :data:`DEFAULT_LEARNING` runs them on
+#: scikit-learn's plain arrays only (their read-only and float32 variants test
+#: input handling, which the examples' runs cover).
+_LEARNING_CHECKS = {"check_classifiers_train"}
 
 _FLOAT32_BATCHING = (
     "float32 convolutions give results that differ by ~1e-6 between batch "
@@ -196,10 +213,56 @@ def _expected_failed_checks(estimator):
     return _expected_failed_transformer_checks(estimator)
 
 
-@parametrize_with_checks(
-    CHECKED_ESTIMATORS, expected_failed_checks=_expected_failed_checks
-)
+def _check_name(check) -> str:
+    return check.func.__name__ if isinstance(check, partial) else check.__name__
+
+
+def _check_id(value) -> str:
+    """A test id as scikit-learn's: the estimator's repr without spaces, the
+    check's name with its keyword arguments."""
+    if not callable(value) or hasattr(value, "get_params"):
+        return re.sub(r"\s", "", repr(value))
+    keywords = getattr(value, "keywords", {})
+    arguments = ",".join(f"{key}={item}" for key, item in keywords.items())
+    return f"{_check_name(value)}({arguments})" if arguments else _check_name(value)
+
+
+def _checks(estimators, keep):
+    """scikit-learn's checks of each estimator that ``keep(estimator, check)``
+    accepts, marked xfail as :func:`_expected_failed_checks` says."""
+    params = []
+    for estimator in estimators:
+        for param in estimator_checks_generator(
+            estimator,
+            expected_failed_checks=_expected_failed_checks(estimator),
+            mark="xfail",
+        ):
+            values = param.values if hasattr(param, "values") else param
+            if keep(*values):
+                params.append(param)
+    return pytest.mark.parametrize(("estimator", "check"), params, ids=_check_id)
+
+
+def _is_fast(estimator, check) -> bool:
+    """Not a learning check of a 2-epoch default instance."""
+    shortened = "max_epochs=2)" in repr(estimator)
+    return not (shortened and _check_name(check) in _LEARNING_CHECKS)
+
+
+def _is_plain_learning(estimator, check) -> bool:
+    """A learning check on plain arrays (no read-only or dtype variant)."""
+    return _check_name(check) in _LEARNING_CHECKS and not getattr(
+        check, "keywords", None
+    )
+
+
+@_checks(CHECKED_ESTIMATORS, _is_fast)
 def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@_checks(DEFAULT_LEARNING, _is_plain_learning)
+def test_defaults_learn(estimator, check):
     check(estimator)
 
 
