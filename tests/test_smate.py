@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.metrics import balanced_accuracy_score
 
 from skeeg import SMATEClassifier
-from skeeg.estimators.smate_classifier import ClassCoveringBatchSampler
+from skeeg.estimators.smate_classifier import C_GRID, ClassCoveringBatchSampler
 from skeeg.models.smate import SMATELoss, SMATENet, SpatialModellingBlock
 from skeeg.models.smate import smate_centroids as centroids_of
 from tests.conftest import bump_dataset
@@ -263,6 +264,60 @@ def test_probabilities_keep_the_svm_order_on_few_labels(easy):
     assert np.all(np.diff(proba[np.argsort(decision)]) >= 0)
 
 
+def _imbalanced_weak(n_windows, seed):
+    """Bumps in 30 % of the windows; a bump window is class 1 with
+    probability 0.4, a noise window with 0.05: ~15 % of class 1, and every
+    window more likely class 0 (a model of the prior calls all of them 0),
+    yet "bump -> 1" has a balanced accuracy of ~0.8 (an independent count:
+    0.5 * (0.12 / 0.155 + 0.665 / 0.845))."""
+    X, bump, _ = bump_dataset(
+        n_windows=n_windows, n_times=64, prevalence=0.3, seed=seed
+    )
+    u = np.random.default_rng(seed + 100).random(n_windows)
+    return X, np.where(bump == 1, u < 0.4, u < 0.05).astype(int)
+
+
+def test_balanced_head_predicts_the_minority_class():
+    X, y = _imbalanced_weak(200, 1)
+    X_test, y_test = _imbalanced_weak(300, 2)
+    params = {**SMALL, "max_epochs": 5}
+    clf = SMATEClassifier(**params).fit(X, y)
+    predicted = clf.predict(X_test)
+    assert 0.1 < np.mean(predicted == 1) < 0.6
+    assert balanced_accuracy_score(y_test, predicted) > 0.7
+    # The unweighted head (skeeg's before issue #24) calls every window 0.
+    unweighted = SMATEClassifier(**params, C=1.0, class_weight=None).fit(X, y)
+    assert balanced_accuracy_score(y_test, unweighted.predict(X_test)) < 0.6
+
+
+def test_c_auto_picks_from_the_grid_and_a_float_c_is_kept(easy):
+    X, y, _, _ = easy
+    params = {**SMALL, "max_epochs": 1}
+    auto = SMATEClassifier(**params).fit(X, y, groups=np.arange(len(X)) % 8)
+    assert auto.C_ in C_GRID
+    assert auto.svm_.calibrated_classifiers_[0].estimator.C == auto.C_
+    fixed = SMATEClassifier(**params, C=0.5).fit(X, y)
+    assert fixed.C_ == 0.5
+
+
+def test_c_auto_takes_the_smallest_c_on_a_tie():
+    # Two far-apart clusters: every C ranks the held-out windows perfectly.
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1], 20)
+    embedding = rng.normal(size=(40, 3)) + 10.0 * y[:, None]
+    clf = SMATEClassifier(random_state=0)
+    clf.classes_ = np.array([0, 1])
+    assert clf._choose_C(embedding, y, np.ones(40), None) == C_GRID[0]
+
+
+def test_class_weight_dict_weighs_the_svm_windows(easy):
+    X, y, _, _ = easy
+    params = {**SMALL, "max_epochs": 1, "C": 1.0, "class_weight": {0: 1.0, 1: 3.0}}
+    clf = SMATEClassifier(**params)
+    clf.fit(X, y)
+    np.testing.assert_array_equal(clf._sample_weight(np.array([0, 1, 1])), [1, 3, 3])
+
+
 @pytest.mark.parametrize("labels", [[0, -1], [-1]])
 def test_fit_needs_a_labelled_window_of_two_classes(easy, labels):
     X, _, _, _ = easy
@@ -316,6 +371,10 @@ def test_ablation_switches_drop_an_encoder(easy, switch):
         ({"distance": "cosine"}, ValueError, "The 'distance' parameter of "),
         ({"lambda_reg": -1.0}, ValueError, "The 'lambda_reg' parameter of "),
         ({"C": 0.0}, ValueError, "The 'C' parameter of "),
+        ({"C": "best"}, ValueError, "The 'C' parameter of "),
+        ({"class_weight": "equal"}, ValueError, "The 'class_weight' parameter of "),
+        ({"class_weight": {0: 1.0, 7: 2.0}}, ValueError, "class_weight has labels"),
+        ({"class_weight": {0: 1.0, 1: 0.0}}, ValueError, "weights > 0"),
         ({"hidden_size": 0}, ValueError, "The 'hidden_size' parameter of "),
         ({"kernel_sizes": (8, 5)}, ValueError, "kernel_sizes must be a tuple of 3"),
         ({"reg_unlabelled": "yes"}, TypeError, "The 'reg_unlabelled' parameter of "),

@@ -10,6 +10,7 @@ then fits a linear SVM on the embeddings of the labelled windows.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import replace
 from numbers import Integral, Real
 from typing import ClassVar
@@ -19,10 +20,15 @@ import torch
 from sklearn.base import _fit_context
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedGroupKFold,
+    StratifiedKFold,
+)
 from sklearn.svm import SVC
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.validation import column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping
@@ -37,8 +43,12 @@ from skeeg.training.batches import window_source
 from skeeg.training.net import SkeegNet, TrainingPlan
 from skeeg.training.recipe import make_callbacks
 
-#: Most folds of the SVM's probability calibration.
+#: Most folds of the SVM's probability calibration and of C="auto".
 _CALIBRATION_FOLDS = 5
+#: The SVM's C values C="auto" chooses from, smallest first.
+C_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+#: C when C="auto" cannot cross-validate (a class with one labelled window).
+_FALLBACK_C = 1.0
 
 
 class ClassCoveringBatchSampler(Sampler):
@@ -172,8 +182,20 @@ class SMATEClassifier(DeepClassifierBase):
         Unlabelled windows enter the regularisation loss with their
         propagated class (the paper). False: they only move the centroids
         (the authors' code).
-    C : float, default=1.0
-        Regularisation parameter of the linear SVM.
+    C : float or "auto", default="auto"
+        Regularisation parameter of the linear SVM (> 0). "auto" picks it
+        from :data:`C_GRID` by the cross-validated ROC AUC (two classes) or
+        balanced accuracy (more) of the SVM on the labelled windows' embeddings,
+        in folds by ``groups`` when ``fit`` has them (see Notes); ``C_`` is
+        the choice.
+    class_weight : "balanced", dict or None, default="balanced"
+        Weights of the labelled windows in the SVM and its probability
+        calibration, per class: "balanced" weighs each class inversely to its
+        labelled windows (``n / (n_classes * n_k)``, scikit-learn's rule), a
+        dict maps class labels to weights, None weighs every window 1. With
+        "balanced", ``predict_proba`` are the probabilities of equally
+        frequent classes, so ``threshold=0.5`` does not call every window the
+        majority class when the embedding separates the classes weakly.
     max_epochs : int, default=30
         Training epochs of the autoencoder.
     batch_size : int, default=128
@@ -226,6 +248,8 @@ class SMATEClassifier(DeepClassifierBase):
         Device the net was trained on.
     svm_ : sklearn.calibration.CalibratedClassifierCV
         The calibrated linear SVM on the embeddings of the labelled windows.
+    C_ : float
+        The SVM's regularisation parameter (``C``, or the one "auto" chose).
     %(eeg_fit_attributes)s
 
     Notes
@@ -245,7 +269,17 @@ class SMATEClassifier(DeepClassifierBase):
     probabilities (``threshold_``); ``decision_function`` is their log-odds
     minus the threshold's (two classes) or their logarithm (more classes).
     libsvm's cost grows with the square of the labelled windows: up to ~10^4
-    is quick.
+    is quick; ``C="auto"`` fits ``len(C_GRID)`` times up to 5 more SVMs.
+
+    ``C="auto"`` and ``class_weight="balanced"`` are skeeg's defaults, not the
+    seed's (an SVM with ``C=1``, unweighted): on the 128- to 160-dimensional
+    embedding of a few hundred windows, ``C=1`` fits the training windows
+    (about half are support vectors) and ranks held-out ones worse than a
+    more regularised SVM, and an unweighted calibration with a minority
+    class of a quarter of the windows put every eegmat test window below
+    0.5 (``docs/subject_classification.md``). The folds of ``C="auto"``
+    keep each of ``groups`` (a subject) on one side, as the test folds of a
+    subject-wise evaluation do; without ``groups`` they are stratified.
 
     Examples
     --------
@@ -271,7 +305,8 @@ class SMATEClassifier(DeepClassifierBase):
         lambda_reg=1.0,
         distance="inverse",
         reg_unlabelled=True,
-        C=1.0,
+        C="auto",
+        class_weight="balanced",
         max_epochs=30,
         batch_size=128,
         lr=1e-3,
@@ -330,6 +365,7 @@ class SMATEClassifier(DeepClassifierBase):
         self.distance = distance
         self.reg_unlabelled = reg_unlabelled
         self.C = C
+        self.class_weight = class_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None) -> SMATEClassifier:
@@ -344,30 +380,103 @@ class SMATEClassifier(DeepClassifierBase):
             needs at least one labelled window.
         groups : array-like of shape (n_windows,), optional
             Subject (or recording) of each window; keeps the validation
-            split (``validation_fraction``) group-aware.
+            split (``validation_fraction``) and the folds of ``C="auto"``
+            group-aware.
 
         Returns
         -------
         self
         """
         self._fit(X, y, groups=groups)
+        return self._fit_head(X, y, groups)
+
+    def _fit_head(self, X, y, groups=None) -> SMATEClassifier:
+        """Fit the SVM (``C_``, ``svm_``) on the embeddings of ``X``'s labelled
+        windows by the trained network; ``fit``'s arguments."""
         labels = column_or_1d(fit_targets(X, y))
         labelled = ~is_unlabelled(labels)
         X = self._validate_predict_X(X, dtype=np.float32)[labelled]
         embedding = self._batches(self.net_.module_.embed, window_source(X))
         y_enc = np.searchsorted(self.classes_, labels[labelled])
-        self.svm_ = self._fit_svm(embedding, y_enc)
+        if groups is not None:
+            groups = column_or_1d(groups)[labelled]
+        weight = self._sample_weight(y_enc)
+        self.C_ = (
+            self._choose_C(embedding, y_enc, weight, groups)
+            if self.C == "auto"
+            else float(self.C)
+        )
+        self.svm_ = self._fit_svm(embedding, y_enc, weight)
         return self
 
-    def _fit_svm(self, embedding: np.ndarray, y: np.ndarray) -> CalibratedClassifierCV:
-        """The linear SVM on ``embedding`` (n, dim) and class indices ``y`` (n,),
-        with sigmoid-calibrated probabilities."""
-        svm = SVC(kernel="linear", C=self.C)
+    def _sample_weight(self, y: np.ndarray) -> np.ndarray:
+        """Weights of the labelled windows, shape (n,), from ``class_weight``
+        and their class indices ``y`` (n,)."""
+        class_weight = self.class_weight
+        if isinstance(class_weight, dict):
+            unknown = set(class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight has labels {sorted(unknown, key=str)} that are "
+                    f"not among the classes {self.classes_.tolist()}."
+                )
+            if any(not w > 0 for w in class_weight.values()):
+                raise ValueError(
+                    f"class_weight must map labels to weights > 0, got {class_weight}."
+                )
+            class_weight = {
+                int(np.searchsorted(self.classes_, k)): float(v)
+                for k, v in class_weight.items()
+            }
+        return compute_sample_weight(class_weight, y)
+
+    def _folds(self, y: np.ndarray, groups) -> list | None:
+        """Up to 5 (train, test) splits of the labelled windows for ``C="auto"``,
+        by group when ``groups`` gives at least 2 splits in which every class
+        trains; None when no split is possible."""
+        n_folds = min(_CALIBRATION_FOLDS, int(np.bincount(y).min()))
+        if n_folds < 2:
+            return None
+        n_classes = len(self.classes_)
+        if groups is not None:
+            n_group_folds = min(_CALIBRATION_FOLDS, len(np.unique(groups)))
+            if n_group_folds >= 2:
+                cv = StratifiedGroupKFold(
+                    n_group_folds, shuffle=True, random_state=self.random_state
+                )
+                splits = list(cv.split(y, y, groups))
+                if all(len(np.unique(y[train])) == n_classes for train, _ in splits):
+                    return splits
+        cv = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
+        return list(cv.split(y, y))
+
+    def _choose_C(self, embedding, y, weight, groups) -> float:
+        """The C of :data:`C_GRID` with the best mean out-of-fold ROC AUC (two
+        classes) or balanced accuracy (more); ties: the smallest C."""
+        splits = self._folds(y, groups)
+        if splits is None:
+            return _FALLBACK_C
+        search = GridSearchCV(
+            SVC(kernel="linear"),
+            {"C": list(C_GRID)},
+            scoring="roc_auc" if len(self.classes_) == 2 else "balanced_accuracy",
+            cv=splits,
+            refit=False,
+        ).fit(embedding, y, sample_weight=weight)
+        return float(search.best_params_["C"])
+
+    def _fit_svm(
+        self, embedding: np.ndarray, y: np.ndarray, weight: np.ndarray
+    ) -> CalibratedClassifierCV:
+        """The linear SVM on ``embedding`` (n, dim), class indices ``y`` (n,)
+        and window weights ``weight`` (n,), with sigmoid-calibrated
+        probabilities."""
+        svm = SVC(kernel="linear", C=self.C_)
         n_folds = min(_CALIBRATION_FOLDS, int(np.bincount(y).min()))
         if n_folds >= 2:
             cv = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
             calibrated = CalibratedClassifierCV(svm, cv=cv, ensemble=False).fit(
-                embedding, y
+                embedding, y, sample_weight=weight
             )
             # On a few labelled windows the fold SVMs can disagree with the
             # final one so much that the sigmoid's slope turns positive
@@ -380,9 +489,16 @@ class SMATEClassifier(DeepClassifierBase):
         # "fold" whose test set is the training set. Overconfident, but in
         # the order of the SVM's own decisions.
         every = np.arange(len(y))
-        return CalibratedClassifierCV(
-            FrozenEstimator(svm.fit(embedding, y)), cv=[(every, every)]
-        ).fit(embedding, y)
+        frozen = FrozenEstimator(svm.fit(embedding, y, sample_weight=weight))
+        with warnings.catch_warnings():
+            # The SVM was fitted with the weights before it was frozen; only
+            # the sigmoid is fitted here, and it takes them.
+            warnings.filterwarnings(
+                "ignore", "Since FrozenEstimator does not appear to accept"
+            )
+            return CalibratedClassifierCV(frozen, cv=[(every, every)]).fit(
+                embedding, y, sample_weight=weight
+            )
 
     # -- the steps of DeepClassifierBase._fit -----------------------------------
     _parameter_constraints: ClassVar[dict] = {
@@ -393,7 +509,8 @@ class SMATEClassifier(DeepClassifierBase):
         "pool_size": [Interval(Integral, 1, None, closed="left")],
         "distance": [StrOptions(set(DISTANCE_PROBAS))],
         "lambda_reg": [Interval(Real, 0, None, closed="left")],
-        "C": [Interval(Real, 0, None, closed="neither")],
+        "C": [StrOptions({"auto"}), Interval(Real, 0, None, closed="neither")],
+        "class_weight": [StrOptions({"balanced"}), dict, None],
         "use_spatial": ["boolean"],
         "use_temporal": ["boolean"],
         "reg_unlabelled": ["boolean"],
