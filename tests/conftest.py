@@ -14,6 +14,13 @@ from threadpoolctl import threadpool_limits
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per CPU this process may use (affinity and
+    cgroup quota, as joblib counts them), not psutil's count of the host's
+    cores."""
+    return cpu_count()
+
+
 def pytest_configure(config):
     """Under pytest-xdist (``-n``), share the cores among the workers as joblib
     shares them among its own: each worker gets ``cpu_count() // n_workers``
