@@ -276,12 +276,14 @@ def paired_tests(rows: list[dict], yasa_ok, excerpts, configs) -> list[dict]:
                 if other == YASA and span == "all":
                     continue
                 if other == YASA:
-                    pairs = [
-                        (
-                            np.mean([v for k, v in kappa.items() if k[:2] == (new, e)]),
-                            kappa[(YASA, e, None)],
-                        )
+                    seeds = {
+                        e: [v for k, v in kappa.items() if k[:2] == (new, e)]
                         for e in chosen
+                    }
+                    pairs = [
+                        (np.mean(seeds[e]), kappa[(YASA, e, None)])
+                        for e in chosen
+                        if seeds[e] and (YASA, e, None) in kappa
                     ]
                 else:
                     pairs = [

@@ -286,7 +286,9 @@ def test_class_weights_follow_scikit_learn_and_the_given_order():
 
     y = np.array(["N1", "N2", "N2", "N2", "W", "-1", "N2"], dtype=object)
     X = np.random.default_rng(0).normal(size=(len(y), 1, 32)).astype(np.float32)
-    stager = SleepStager(**{**FAST, "max_epochs": 1}, class_weight="balanced")
+    stager = SleepStager(
+        **{**FAST, "max_epochs": 1, "n_threads": 1}, class_weight="balanced"
+    )
     stager.fit(X, y)
     y_enc = np.searchsorted(stager.classes_, y[y != "-1"])
     expected = compute_class_weight(
@@ -306,7 +308,7 @@ def test_context_and_class_weight_survive_the_model_file(tmp_path, context):
     X, y = neighbour_sequence(60, seed=4)
     groups = np.repeat([0, 1], 30)
     stager = SleepStager(
-        **FAST, context=context, class_weight=[1.0, 2.0], smoothing="hmm"
+        **FAST, context=context, class_weight=[1.0, 2.0], smoothing="hmm", n_threads=1
     ).fit(X, y, groups=groups)
     loaded = load_model(save_model(stager, tmp_path / "stager.skeeg"))
     assert loaded.get_params()["context"] == context
