@@ -301,6 +301,23 @@ def test_class_weights_follow_scikit_learn_and_the_given_order():
     assert sqrt.mean() == pytest.approx(expected.mean())
 
 
+def test_hmm_divides_out_the_prior_the_weighted_network_learnt():
+    X, y = sticky_sequence(120, seed=8)
+    stager = SleepStager(
+        **FAST, class_weight="balanced", smoothing="hmm", n_threads=1
+    ).fit(X, y)
+    # Balanced weights make the training prior uniform.
+    np.testing.assert_allclose(stager.network_prior_, np.full(3, 1 / 3))
+    proba = _network_proba(stager, X[:40])
+    expected = _forward_backward(
+        np.log(proba) - np.log(1 / 3),
+        np.log(stager.class_prior_),
+        np.log(stager.transmat_),
+    )
+    smoothed = stager.set_params(smoothing="hmm").predict_proba(X[:40])
+    np.testing.assert_allclose(smoothed, expected, rtol=1e-6, atol=1e-9)
+
+
 @pytest.mark.parametrize("context", [0, 2])
 def test_context_and_class_weight_survive_the_model_file(tmp_path, context):
     from skeeg.model_file import load_model, save_model

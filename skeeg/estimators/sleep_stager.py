@@ -6,7 +6,8 @@ with :class:`skeeg.models.siamese_es.SleepStageNet` (the Siamese-ES front end,
 its sleep branch and a linear head, trained with cross-entropy). With
 ``smoothing`` the network's per-epoch posteriors become the emissions of a
 hidden Markov model over the stages (the hybrid HMM/ANN of Bourlard & Morgan:
-emission likelihood ``p(x | s) ∝ p(s | x) / p(s)``), whose transition matrix
+emission likelihood ``p(x | s) ∝ p(s | x) / p(s)``, ``p(s)`` the prior the
+network was trained under), whose transition matrix
 counts the stage changes between consecutive epochs of the training
 hypnograms; hmmlearn's forward-backward (or Viterbi) decodes each recording.
 
@@ -145,7 +146,7 @@ class SleepStager(DeepClassifierBase):
     smoothing : {None, "hmm", "viterbi"}, default=None
         None: each epoch on its own. "hmm": ``predict_proba`` gives the
         forward-backward posteriors of a hidden Markov model over the stages
-        (emissions: the network's posteriors divided by the class priors;
+        (emissions: the network's posteriors divided by ``network_prior_``;
         transitions: ``transmat_``) and ``predict`` their most probable
         stage. "viterbi": the same ``predict_proba``, and ``predict`` gives
         the most probable stage sequence. Smoothing needs the epochs of a
@@ -191,6 +192,11 @@ class SleepStager(DeepClassifierBase):
     class_prior_ : ndarray of shape (n_classes,)
         Stage frequencies of the labelled training epochs; also the HMM's
         start probabilities.
+    network_prior_ : ndarray of shape (n_classes,)
+        The stage prior the network's posteriors carry, which the HMM's
+        emissions divide out: ``class_prior_`` times the class weights,
+        normalised (``class_prior_`` without ``class_weight``; uniform with
+        "balanced").
     n_blocks_ : int
         Residual blocks of the fitted branch.
     %(eeg_fit_attributes)s
@@ -317,6 +323,11 @@ class SleepStager(DeepClassifierBase):
         self.class_prior_ = np.bincount(y_enc[labelled], minlength=n_classes) / int(
             labelled.sum()
         )
+        # Weighted cross-entropy fits posteriors under the weighted prior
+        # w_c * pi_c: that prior, not pi_c, turns them into likelihoods.
+        weights = self._class_weight(y_enc)
+        prior = self.class_prior_ * (1.0 if weights is None else weights)
+        self.network_prior_ = prior / prior.sum()
         return self
 
     _parameter_constraints: ClassVar[dict] = {
@@ -433,7 +444,9 @@ class SleepStager(DeepClassifierBase):
             self._check_per_window(groups, "groups", len(proba)), len(proba)
         )
         with np.errstate(divide="ignore"):
-            emissions = np.log(proba) - np.log(self.class_prior_)
+            # Files saved before network_prior_ existed: no class weights.
+            prior = getattr(self, "network_prior_", self.class_prior_)
+            emissions = np.log(proba) - np.log(prior)
         return emissions, lengths
 
     def predict_proba(self, X, groups=None) -> np.ndarray:
