@@ -178,6 +178,7 @@ def test_unknown_epochs_keep_their_place_but_train_nothing():
         ({"class_weight": "auto"}, "The 'class_weight' parameter of "),
         ({"class_weight": [1.0, 2.0, 3.0]}, "class_weight must hold one number per"),
         ({"class_weight": [1.0, 0.0]}, "class_weight must hold finite weights"),
+        ({"class_weight": {"N9": 2.0}}, r"class_weight names stages \['N9'\]"),
         ({"class_weight": "balanced", "loss": "focal"}, "class_weight weights the"),
         (
             {"class_weight": "balanced", "criterion": torch.nn.CrossEntropyLoss},

@@ -164,14 +164,16 @@ class SleepStager(DeepClassifierBase):
         neighbours are copies of its first or last epoch (:func:`context_index`):
         no run reaches into another recording. Training and inference cost
         about ``2k + 1`` times the one-epoch network's.
-    class_weight : {"balanced", "balanced_sqrt"}, array-like or None, default=None
+    class_weight : {"balanced", "balanced_sqrt"}, dict, array-like or None, default=None
         Weight of each stage in the cross-entropy (each epoch's loss times
         the weight of its stage), so that rare stages (N1, REM) are
         predicted. "balanced": ``n / (n_classes * n_c)`` from the ``n_c``
         labelled training epochs of stage ``c`` (scikit-learn's convention);
         "balanced_sqrt": proportional to ``1 / sqrt(n_c)``, scaled to the
         same mean; an array of shape (n_classes,): one weight > 0 per
-        stage, in the order of ``classes_`` (the sorted stage labels). None:
+        stage, in the order of ``classes_`` (the sorted stage labels); a
+        dict: ``{stage: weight}``, 1 for the stages it leaves out (a model
+        file keeps only string keys). None:
         unweighted. A stage absent from the training targets counts as one
         epoch. Needs ``loss="bce"`` and no ``criterion``.
     loss : str or LossStrategy, default="bce"
@@ -335,7 +337,12 @@ class SleepStager(DeepClassifierBase):
         "smoothing": [StrOptions({k for k in SMOOTHING_KINDS if k}), None],
         "transition_pseudo_count": [Interval(Real, 0, None, closed="neither")],
         "context": [Interval(Integral, 0, None, closed="left")],
-        "class_weight": [StrOptions(set(CLASS_WEIGHT_KINDS)), "array-like", None],
+        "class_weight": [
+            StrOptions(set(CLASS_WEIGHT_KINDS)),
+            dict,
+            "array-like",
+            None,
+        ],
     }
 
     def _min_n_times(self) -> int:
@@ -360,7 +367,15 @@ class SleepStager(DeepClassifierBase):
         super()._check_params()
         if self.class_weight is None or isinstance(self.class_weight, str):
             return
-        weights = np.asarray(self.class_weight)
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight names stages {sorted(map(str, unknown))} that "
+                    f"are not in y (classes_={self.classes_.tolist()})."
+                )
+        weights = np.asarray(self._given_weights(), dtype=object)
+        weights = np.asarray(weights.tolist())
         n_classes = len(self.classes_)
         if weights.shape != (n_classes,) or weights.dtype.kind not in "iuf":
             raise ValueError(
@@ -373,12 +388,19 @@ class SleepStager(DeepClassifierBase):
                 f"class_weight must hold finite weights > 0, got {self.class_weight!r}."
             )
 
+    def _given_weights(self):
+        """``class_weight`` as a list in ``classes_`` order (a dict: 1 for
+        the stages it leaves out, as scikit-learn)."""
+        if isinstance(self.class_weight, dict):
+            return [self.class_weight.get(c, 1.0) for c in self.classes_.tolist()]
+        return self.class_weight
+
     def _class_weight(self, y: np.ndarray) -> np.ndarray | None:
         if self.class_weight is None:
             return None
         n_classes = len(self.classes_)
         if not isinstance(self.class_weight, str):
-            return np.asarray(self.class_weight, dtype=np.float64)
+            return np.asarray(self._given_weights(), dtype=np.float64)
         counts = np.bincount(y[y != UNLABELLED], minlength=n_classes)
         counts = np.maximum(counts, 1).astype(np.float64)
         if self.class_weight == "balanced":
