@@ -532,8 +532,10 @@ def _stage(args: argparse.Namespace) -> int:
     X = data[:, : n_epochs * n_times].reshape(len(data), n_epochs, n_times)
     X = X.transpose(1, 0, 2)
     # Epoch by epoch the stager scores in batches (a bar that moves); its
-    # smoothing ("hmm", "viterbi") needs the whole night in one call.
-    batch = n_epochs if stager.smoothing is not None else 512
+    # smoothing ("hmm", "viterbi") and its context (neighbouring epochs) need
+    # the whole night in one call.
+    whole_night = stager.smoothing is not None or stager.context
+    batch = n_epochs if whole_night else 512
     progress = None if args.quiet else _ProgressBar("epoch")
     stages = []
     for start in range(0, n_epochs, batch):

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 import skeeg.demo
 from skeeg.cli import build_parser, main
 from skeeg.detection import detect_events
-from skeeg.model_file import load_model, read_model_metadata
+from skeeg.model_file import load_model, read_model_metadata, save_model
 from skeeg.registry import entries
 from tests.conftest import REPO_ROOT, bump_dataset
 
@@ -488,6 +488,37 @@ def test_stage_writes_a_hypnogram_and_its_plot(tmp_path, capsys):
     np.testing.assert_array_equal(hypnogram["trial_type"], expected)
     assert plot.stat().st_size > 0
     assert "8 epochs of 30 s" in capsys.readouterr().out
+
+
+def test_stage_gives_a_context_stager_the_whole_night(tmp_path):
+    from skeeg import SleepStager
+    from tests.test_sleep_staging import neighbour_sequence
+
+    # An epoch's stage is its predecessor's kind: staged in batches of 512,
+    # epoch 512 would lose its predecessor.
+    X, y = neighbour_sequence(530, seed=4)
+    assert y[512] != y[513]  # the kinds of epochs 511 and 512 differ
+    stager = SleepStager(
+        width=8,
+        max_epochs=15,
+        lr=1e-2,
+        context=1,
+        validation_fraction=None,
+        n_threads=1,
+    ).fit(X[:300] * VOLTS, y[:300])
+    model = save_model(stager, tmp_path / "ctx.skeeg", sfreq=64.0, ch_names=["C3"])
+    raw = mne.io.RawArray(
+        np.concatenate(list(X[:, 0]))[np.newaxis] * VOLTS,
+        mne.create_info(["C3"], 64.0, "eeg"),
+        verbose=False,
+    )
+    raw.save(tmp_path / "night_raw.fif", verbose=False)
+    out = tmp_path / "hypnogram.tsv"
+    argv = ["stage", str(model), str(tmp_path / "night_raw.fif"), "--out", str(out)]
+    assert main([*argv, "--quiet"]) == 0
+    got = pd.read_csv(out, sep="\t")["trial_type"].to_numpy()
+    np.testing.assert_array_equal(got, load_model(model).predict(X * VOLTS))
+    assert np.mean(got == y) > 0.75
 
 
 def test_stage_refuses_a_model_that_is_not_a_stager(

@@ -109,7 +109,7 @@ def test_sleep_staging_smoke_run(staging, tmp_path):
     )
     saved = json.loads((tmp_path / "sleep_staging_smoke.json").read_text())
     stagers = {r["stager"] for r in saved["rows"]}
-    assert set(staging.SMOOTHINGS) <= stagers
+    assert set(staging.stager_names(staging.SIZES["smoke"].configs)) <= stagers
     has_yasa = importlib.util.find_spec("yasa") is not None
     assert (staging.YASA in stagers) == has_yasa
     assert set(result["yasa"].values()) == ({"ok"} if has_yasa else {"not importable"})

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from scipy.special import logsumexp
 from sklearn.metrics import cohen_kappa_score
 
 from skeeg import SleepStager
-from skeeg.estimators.sleep_stager import estimate_transitions, sequence_lengths
+from skeeg.estimators.sleep_stager import (
+    context_index,
+    estimate_transitions,
+    sequence_lengths,
+)
 from skeeg.evaluation.metrics import kappa_scorer, sleep_scores
 
 FAST = dict(
@@ -168,6 +173,17 @@ def test_unknown_epochs_keep_their_place_but_train_nothing():
         ({"smoothing": "crf"}, "The 'smoothing' parameter of "),
         ({"transition_pseudo_count": 0}, "The 'transition_pseudo_count' parameter of "),
         ({"hop_length": 0}, "hop_length must be an int >= 1"),
+        ({"context": -1}, "The 'context' parameter of "),
+        ({"context": 1.5}, "The 'context' parameter of "),
+        ({"class_weight": "auto"}, "The 'class_weight' parameter of "),
+        ({"class_weight": [1.0, 2.0, 3.0]}, "class_weight must hold one number per"),
+        ({"class_weight": [1.0, 0.0]}, "class_weight must hold finite weights"),
+        ({"class_weight": {"N9": 2.0}}, r"class_weight names stages \['N9'\]"),
+        ({"class_weight": "balanced", "loss": "focal"}, "class_weight weights the"),
+        (
+            {"class_weight": "balanced", "criterion": torch.nn.CrossEntropyLoss},
+            "class_weight weights the cross-entropy",
+        ),
     ],
 )
 def test_bad_parameters_are_named(params, match):
@@ -180,6 +196,146 @@ def test_predict_checks_the_length_of_groups(fitted):
     X, _ = sticky_sequence(20, seed=4)
     with pytest.raises(ValueError, match="groups has 19 entries, but X has 20"):
         fitted.predict(X, groups=np.zeros(19))
+
+
+# -- context and class weights ------------------------------------------------------
+def test_context_index_repeats_edge_epochs_within_each_recording():
+    groups = np.array(["a", "a", "a", "b", "b"])
+    expected = np.array(
+        [
+            [0, 0, 0, 1, 2],
+            [0, 0, 1, 2, 2],
+            [0, 1, 2, 2, 2],
+            [3, 3, 3, 4, 4],
+            [3, 3, 4, 4, 4],
+        ]
+    )
+    np.testing.assert_array_equal(context_index(groups, 5, 2), expected)
+    np.testing.assert_array_equal(context_index(None, 3, 0), [[0], [1], [2]])
+
+
+def neighbour_sequence(n_epochs, seed, *, n_times=64):
+    """Epochs of a 3 or 12 cycles-per-window sine in noise, drawn at random;
+    an epoch's stage is the kind of the epoch before it (the first one's, its
+    own): nothing in an epoch tells its own stage."""
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(2, size=n_epochs)
+    t = np.arange(n_times) / n_times
+    freqs = np.array([3.0, 12.0])[kind]
+    phase = rng.uniform(0, 2 * np.pi, size=(n_epochs, 1))
+    X = 0.5 * rng.normal(size=(n_epochs, 1, n_times))
+    X[:, 0] += np.sin(2 * np.pi * freqs[:, None] * t + phase)
+    stage = np.r_[kind[0], kind[:-1]]
+    return X.astype(np.float32), np.array(["N2", "REM"])[stage]
+
+
+def test_context_stages_epochs_from_their_neighbours():
+    X, y = neighbour_sequence(300, seed=0)
+    X_test, y_test = neighbour_sequence(200, seed=1)
+    params = {**FAST, "max_epochs": 15, "lr": 1e-2, "n_threads": 1}
+    alone = SleepStager(**params).fit(X, y).score(X_test, y_test)
+    stager = SleepStager(**params, context=1).fit(X, y)
+    with_context = np.mean(stager.predict(X_test) == y_test)
+    assert alone < 0.65  # chance is 1/2: an epoch alone says nothing
+    assert with_context > 0.85
+    assert stager.transform(X_test[:3]).shape == (3, stager.net_.module_.embedding_dim)
+
+
+def test_context_never_reaches_into_another_recording():
+    X, y = neighbour_sequence(120, seed=2)
+    stager = SleepStager(**FAST, context=2, smoothing="hmm", n_threads=1)
+    stager.fit(X, y, groups=np.repeat([0, 1], 60))
+    X_new, _ = neighbour_sequence(40, seed=3)
+    for kind in (None, "hmm"):
+        stager.set_params(smoothing=kind)
+        alone = stager.predict_proba(X_new[:25], groups=np.zeros(25))
+        joined = stager.predict_proba(X_new, groups=np.repeat([0, 1], [25, 15]))
+        np.testing.assert_allclose(joined[:25], alone, rtol=1e-5, atol=1e-7)
+    # As one recording, the last epochs of the first part see the others.
+    merged = stager.set_params(smoothing=None).predict_proba(X_new)
+    assert not np.allclose(merged[:25], alone)
+
+
+def imbalanced_sequence(n_epochs, seed, *, n_times=64):
+    """Three stages, 90/5/5 %, whose sines (4, 6, 8 cycles) hide in noise."""
+    rng = np.random.default_rng(seed)
+    stage = rng.choice(3, size=n_epochs, p=[0.9, 0.05, 0.05])
+    t = np.arange(n_times) / n_times
+    freqs = np.array([4.0, 6.0, 8.0])[stage]
+    X = 2.0 * rng.normal(size=(n_epochs, 1, n_times))
+    X[:, 0] += np.sin(2 * np.pi * freqs[:, None] * t)
+    return X.astype(np.float32), np.array(["N2", "N1", "REM"])[stage]
+
+
+def test_balanced_class_weight_predicts_the_rare_stages():
+    X, y = imbalanced_sequence(600, seed=0)
+    X_test, y_test = imbalanced_sequence(600, seed=1)
+    rare = y_test != "N2"
+    params = {**FAST, "max_epochs": 15, "n_threads": 1}
+    plain = SleepStager(**params).fit(X, y).predict(X_test)
+    balanced = SleepStager(**params, class_weight="balanced").fit(X, y)
+    weighted = balanced.predict(X_test)
+    plain_recall = np.mean(plain[rare] == y_test[rare])
+    balanced_recall = np.mean(weighted[rare] == y_test[rare])
+    # Measured (seed 0): 0.07 and 0.34.
+    assert plain_recall < 0.2, plain_recall
+    assert balanced_recall > plain_recall + 0.2, (plain_recall, balanced_recall)
+
+
+def test_class_weights_follow_scikit_learn_and_the_given_order():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array(["N1", "N2", "N2", "N2", "W", "-1", "N2"], dtype=object)
+    X = np.random.default_rng(0).normal(size=(len(y), 1, 32)).astype(np.float32)
+    stager = SleepStager(
+        **{**FAST, "max_epochs": 1, "n_threads": 1}, class_weight="balanced"
+    )
+    stager.fit(X, y)
+    y_enc = np.searchsorted(stager.classes_, y[y != "-1"])
+    expected = compute_class_weight(
+        "balanced", classes=np.arange(3), y=y_enc.astype(int)
+    )
+    np.testing.assert_allclose(stager._class_weight(y_enc), expected)
+    sqrt = stager.set_params(class_weight="balanced_sqrt")._class_weight(y_enc)
+    counts = np.array([1.0, 4.0, 1.0])
+    np.testing.assert_allclose(sqrt / sqrt[0], np.sqrt(counts[0] / counts))
+    assert sqrt.mean() == pytest.approx(expected.mean())
+
+
+def test_hmm_divides_out_the_prior_the_weighted_network_learnt():
+    X, y = sticky_sequence(120, seed=8)
+    stager = SleepStager(
+        **FAST, class_weight="balanced", smoothing="hmm", n_threads=1
+    ).fit(X, y)
+    # Balanced weights make the training prior uniform.
+    np.testing.assert_allclose(stager.network_prior_, np.full(3, 1 / 3))
+    proba = _network_proba(stager, X[:40])
+    expected = _forward_backward(
+        np.log(proba) - np.log(1 / 3),
+        np.log(stager.class_prior_),
+        np.log(stager.transmat_),
+    )
+    smoothed = stager.set_params(smoothing="hmm").predict_proba(X[:40])
+    np.testing.assert_allclose(smoothed, expected, rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("context", [0, 2])
+def test_context_and_class_weight_survive_the_model_file(tmp_path, context):
+    from skeeg.model_file import load_model, save_model
+
+    X, y = neighbour_sequence(60, seed=4)
+    groups = np.repeat([0, 1], 30)
+    stager = SleepStager(
+        **FAST, context=context, class_weight=[1.0, 2.0], smoothing="hmm", n_threads=1
+    ).fit(X, y, groups=groups)
+    loaded = load_model(save_model(stager, tmp_path / "stager.skeeg"))
+    assert loaded.get_params()["context"] == context
+    np.testing.assert_allclose(
+        loaded.predict_proba(X, groups=groups),
+        stager.predict_proba(X, groups=groups),
+        rtol=1e-5,
+        atol=1e-7,
+    )
 
 
 # -- sleep metrics ------------------------------------------------------------------

@@ -219,7 +219,11 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
         if isinstance(criterion, type):
             criterion = criterion(**(self.criterion_params or {}))
         plan = loss.plan(
-            y, n_classes=len(self.classes_), criterion=criterion, random_state=seed
+            y,
+            n_classes=len(self.classes_),
+            criterion=criterion,
+            random_state=seed,
+            class_weight=self._class_weight(y),
         )
         n_epochs = plan.warmup_epochs + self.max_epochs
         if validation and plan.select_from >= n_epochs:
@@ -247,6 +251,11 @@ class DeepClassifierBase(TransformerMixin, EEGClassifierBase):
             select_from=plan.select_from,
         )
         return TrainingPlan(plan.criterion, plan.sampler, callbacks, n_epochs)
+
+    def _class_weight(self, y: np.ndarray) -> np.ndarray | None:
+        """Weights of the encoded classes in the loss, from the training
+        targets ``y`` (``-1``: unlabelled); None: unweighted."""
+        return None
 
     def _net_class(self) -> type[NeuralNet]:
         """The skorch net class; its ``get_loss`` computes the training loss."""

@@ -6,7 +6,8 @@ with :class:`skeeg.models.siamese_es.SleepStageNet` (the Siamese-ES front end,
 its sleep branch and a linear head, trained with cross-entropy). With
 ``smoothing`` the network's per-epoch posteriors become the emissions of a
 hidden Markov model over the stages (the hybrid HMM/ANN of Bourlard & Morgan:
-emission likelihood ``p(x | s) ∝ p(s | x) / p(s)``), whose transition matrix
+emission likelihood ``p(x | s) ∝ p(s | x) / p(s)``, ``p(s)`` the prior the
+network was trained under), whose transition matrix
 counts the stage changes between consecutive epochs of the training
 hypnograms; hmmlearn's forward-backward (or Viterbi) decodes each recording.
 
@@ -18,7 +19,7 @@ Consecutive epochs: rows of ``X`` in time order, within one run of equal
 
 from __future__ import annotations
 
-from numbers import Real
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
@@ -32,10 +33,13 @@ from skeeg._docs import fill_doc
 from skeeg.estimators.deep_classifier import DeepClassifierBase
 from skeeg.estimators.eeg_classifier import UNLABELLED, fit_targets, is_unlabelled
 from skeeg.estimators.siamese_es_classifier import front_kwargs
-from skeeg.models.siamese_es import SleepStageNet
+from skeeg.models.siamese_es import ContextStageNet, SleepStageNet
+from skeeg.training.batches import ContextWindows, window_source
 
 #: Values of ``SleepStager.smoothing``.
 SMOOTHING_KINDS = (None, "hmm", "viterbi")
+#: Named values of ``SleepStager.class_weight``.
+CLASS_WEIGHT_KINDS = ("balanced", "balanced_sqrt")
 
 
 def estimate_transitions(
@@ -81,6 +85,35 @@ def sequence_lengths(groups, n_epochs: int) -> np.ndarray:
     return np.diff(np.r_[starts, n_epochs])
 
 
+def context_index(groups, n_epochs: int, context: int) -> np.ndarray:
+    """Rows of each epoch's neighbourhood, within its recording.
+
+    Parameters
+    ----------
+    groups : array-like of shape (n_epochs,) or None
+        Recording of each epoch; a run of equal values is one recording, its
+        rows in time order. None: one recording.
+    n_epochs : int
+    context : int
+        Epochs on each side (>= 0).
+
+    Returns
+    -------
+    index : ndarray of int, shape (n_epochs, 2 * context + 1)
+        ``index[i, context + d]`` is the row of the epoch ``d`` epochs from
+        ``i`` (``-context <= d <= context``); past the first or last epoch
+        of a recording it repeats that epoch, so no row reaches into another
+        recording.
+    """
+    lengths = sequence_lengths(groups, n_epochs)
+    ends = np.cumsum(lengths)
+    first = np.repeat(ends - lengths, lengths)
+    last = np.repeat(ends - 1, lengths)
+    offsets = np.arange(-context, context + 1)
+    index = np.arange(n_epochs)[:, None] + offsets
+    return np.clip(index, first[:, None], last[:, None])
+
+
 class _GivenEmissionHMM(BaseHMM):
     """An HMM whose "observations" are their own emission log-likelihoods.
 
@@ -113,13 +146,36 @@ class SleepStager(DeepClassifierBase):
     smoothing : {None, "hmm", "viterbi"}, default=None
         None: each epoch on its own. "hmm": ``predict_proba`` gives the
         forward-backward posteriors of a hidden Markov model over the stages
-        (emissions: the network's posteriors divided by the class priors;
+        (emissions: the network's posteriors divided by ``network_prior_``;
         transitions: ``transmat_``) and ``predict`` their most probable
         stage. "viterbi": the same ``predict_proba``, and ``predict`` gives
         the most probable stage sequence. Smoothing needs the epochs of a
         recording in time order (see ``groups`` in :meth:`predict`).
     transition_pseudo_count : float, default=1.0
         Added to every transition count of the training hypnograms (> 0).
+    context : int, default=0
+        Neighbouring epochs on each side the network sees (>= 0). 0: each
+        epoch on its own (:class:`~skeeg.models.siamese_es.SleepStageNet`).
+        k >= 1: each epoch is staged from the run of ``2k + 1`` consecutive
+        epochs centred on it, within its recording (``groups``), in fit and
+        in predict alike (:class:`~skeeg.models.siamese_es.ContextStageNet`:
+        each epoch embedded with shared weights, a bidirectional GRU over the
+        run). At a recording's first and last k epochs the missing
+        neighbours are copies of its first or last epoch (:func:`context_index`):
+        no run reaches into another recording. Training and inference cost
+        about ``2k + 1`` times the one-epoch network's.
+    class_weight : {"balanced", "balanced_sqrt"}, dict, array-like or None, default=None
+        Weight of each stage in the cross-entropy (each epoch's loss times
+        the weight of its stage), so that rare stages (N1, REM) are
+        predicted. "balanced": ``n / (n_classes * n_c)`` from the ``n_c``
+        labelled training epochs of stage ``c`` (scikit-learn's convention);
+        "balanced_sqrt": proportional to ``1 / sqrt(n_c)``, scaled to the
+        same mean; an array of shape (n_classes,): one weight > 0 per
+        stage, in the order of ``classes_`` (the sorted stage labels); a
+        dict: ``{stage: weight}``, 1 for the stages it leaves out (a model
+        file keeps only string keys). None:
+        unweighted. A stage absent from the training targets counts as one
+        epoch. Needs ``loss="bce"`` and no ``criterion``.
     loss : str or LossStrategy, default="bce"
         Cross-entropy ("bce"); binary strategies work with two stages.
     %(deep_training_params)s
@@ -138,6 +194,11 @@ class SleepStager(DeepClassifierBase):
     class_prior_ : ndarray of shape (n_classes,)
         Stage frequencies of the labelled training epochs; also the HMM's
         start probabilities.
+    network_prior_ : ndarray of shape (n_classes,)
+        The stage prior the network's posteriors carry, which the HMM's
+        emissions divide out: ``class_prior_`` times the class weights,
+        normalised (``class_prior_`` without ``class_weight``; uniform with
+        "balanced").
     n_blocks_ : int
         Residual blocks of the fitted branch.
     %(eeg_fit_attributes)s
@@ -170,6 +231,8 @@ class SleepStager(DeepClassifierBase):
         dropout=0.2,
         smoothing=None,
         transition_pseudo_count=1.0,
+        context=0,
+        class_weight=None,
         loss="bce",
         max_epochs=30,
         batch_size=64,
@@ -225,6 +288,8 @@ class SleepStager(DeepClassifierBase):
         self.dropout = dropout
         self.smoothing = smoothing
         self.transition_pseudo_count = transition_pseudo_count
+        self.context = context
+        self.class_weight = class_weight
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None) -> SleepStager:
@@ -260,21 +325,132 @@ class SleepStager(DeepClassifierBase):
         self.class_prior_ = np.bincount(y_enc[labelled], minlength=n_classes) / int(
             labelled.sum()
         )
+        # Weighted cross-entropy fits posteriors under the weighted prior
+        # w_c * pi_c: that prior, not pi_c, turns them into likelihoods.
+        weights = self._class_weight(y_enc)
+        prior = self.class_prior_ * (1.0 if weights is None else weights)
+        self.network_prior_ = prior / prior.sum()
         return self
 
     _parameter_constraints: ClassVar[dict] = {
         **DeepClassifierBase._parameter_constraints,
         "smoothing": [StrOptions({k for k in SMOOTHING_KINDS if k}), None],
         "transition_pseudo_count": [Interval(Real, 0, None, closed="neither")],
+        "context": [Interval(Integral, 0, None, closed="left")],
+        "class_weight": [
+            StrOptions(set(CLASS_WEIGHT_KINDS)),
+            dict,
+            "array-like",
+            None,
+        ],
     }
 
     def _min_n_times(self) -> int:
         return 2
 
     def _build_module(self, n_channels: int, n_times: int, n_outputs: int) -> nn.Module:
-        module = SleepStageNet(n_channels, n_times, n_outputs, **front_kwargs(self))
+        if self.context:
+            module = ContextStageNet(
+                n_channels,
+                n_times,
+                n_outputs,
+                context=self.context,
+                **front_kwargs(self),
+            )
+        else:
+            module = SleepStageNet(n_channels, n_times, n_outputs, **front_kwargs(self))
         self.n_blocks_ = module.front.n_blocks
         return module
+
+    # -- context and class weights ------------------------------------------------
+    def _check_params(self) -> None:
+        super()._check_params()
+        if self.class_weight is None or isinstance(self.class_weight, str):
+            return
+        if isinstance(self.class_weight, dict):
+            unknown = set(self.class_weight) - set(self.classes_.tolist())
+            if unknown:
+                raise ValueError(
+                    f"class_weight names stages {sorted(map(str, unknown))} that "
+                    f"are not in y (classes_={self.classes_.tolist()})."
+                )
+        weights = np.asarray(self._given_weights(), dtype=object)
+        weights = np.asarray(weights.tolist())
+        n_classes = len(self.classes_)
+        if weights.shape != (n_classes,) or weights.dtype.kind not in "iuf":
+            raise ValueError(
+                f"class_weight must hold one number per stage ({n_classes}: "
+                f"{self.classes_.tolist()}, the order of classes_), got "
+                f"{self.class_weight!r}."
+            )
+        if not (np.isfinite(weights).all() and (weights > 0).all()):
+            raise ValueError(
+                f"class_weight must hold finite weights > 0, got {self.class_weight!r}."
+            )
+
+    def _given_weights(self):
+        """``class_weight`` as a list in ``classes_`` order (a dict: 1 for
+        the stages it leaves out, as scikit-learn)."""
+        if isinstance(self.class_weight, dict):
+            return [self.class_weight.get(c, 1.0) for c in self.classes_.tolist()]
+        return self.class_weight
+
+    def _class_weight(self, y: np.ndarray) -> np.ndarray | None:
+        if self.class_weight is None:
+            return None
+        n_classes = len(self.classes_)
+        if not isinstance(self.class_weight, str):
+            return np.asarray(self._given_weights(), dtype=np.float64)
+        counts = np.bincount(y[y != UNLABELLED], minlength=n_classes)
+        counts = np.maximum(counts, 1).astype(np.float64)
+        if self.class_weight == "balanced":
+            return counts.sum() / (n_classes * counts)
+        weights = 1.0 / np.sqrt(counts)
+        return weights * (counts.sum() / (n_classes * counts)).mean() / weights.mean()
+
+    def _train(self, X, y_enc, groups, side: dict) -> SleepStager:
+        if self.context:
+            X = ContextWindows(X, context_index(groups, len(y_enc), self.context))
+        return super()._train(X, y_enc, groups, side)
+
+    def _source(self, X, groups):
+        """Validated ``X`` as the batches the network reads (runs of epochs
+        with ``context``)."""
+        X = self._validate_predict_X(X, dtype=np.float32)
+        if self.context:
+            groups = self._check_per_window(groups, "groups", len(X))
+            X = ContextWindows(X, context_index(groups, len(X), self.context))
+        return window_source(X)
+
+    def _logits(self, X, groups=None) -> np.ndarray:
+        return self._forward_logits(self._source(X, groups))
+
+    def decision_function(self, X, groups=None) -> np.ndarray:
+        """Stage logits, shape (n_epochs, n_classes) (two stages: (n_epochs,)).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_epochs, n_channels, n_times) or (n_epochs, n_times)
+        groups : array-like of shape (n_epochs,), optional
+            Recording of each epoch, with ``context``: each run of equal
+            values is one recording, its rows in time order. None: one
+            recording.
+        """
+        logits = self._logits(X, groups)
+        if logits.shape[1] > 1:
+            return logits
+        return logits[:, 0] - np.log(self.threshold_ / (1.0 - self.threshold_))
+
+    def transform(self, X, groups=None) -> np.ndarray:
+        """The embedding the head sees, shape (n_epochs, embedding_dim).
+
+        ``groups`` as in :meth:`decision_function`.
+        """
+        return self._batches(self.net_.module_.embed, self._source(X, groups))
+
+    def fit_transform(self, X, y=None, groups=None) -> np.ndarray:
+        """Fit, then return the embedding of ``X``."""
+        return self.fit(X, y, groups=groups).transform(X, groups)
 
     # -- inference with smoothing -----------------------------------------------
     def _hmm(self) -> _GivenEmissionHMM:
@@ -285,12 +461,14 @@ class SleepStager(DeepClassifierBase):
 
     def _emissions(self, X, groups) -> tuple[np.ndarray, np.ndarray]:
         """Per-epoch emission log-likelihoods and the sequence lengths."""
-        proba = super().predict_proba(X)
+        proba = self._proba(self._logits(X, groups))
         lengths = sequence_lengths(
             self._check_per_window(groups, "groups", len(proba)), len(proba)
         )
         with np.errstate(divide="ignore"):
-            emissions = np.log(proba) - np.log(self.class_prior_)
+            # Files saved before network_prior_ existed: no class weights.
+            prior = getattr(self, "network_prior_", self.class_prior_)
+            emissions = np.log(proba) - np.log(prior)
         return emissions, lengths
 
     def predict_proba(self, X, groups=None) -> np.ndarray:
@@ -300,9 +478,9 @@ class SleepStager(DeepClassifierBase):
         ----------
         X : array-like of shape (n_epochs, n_channels, n_times) or (n_epochs, n_times)
         groups : array-like of shape (n_epochs,), optional
-            Recording of each epoch, with ``smoothing``: each run of equal
-            values is one recording, its rows in time order. None: one
-            recording. Ignored without smoothing.
+            Recording of each epoch, with ``smoothing`` or ``context``: each
+            run of equal values is one recording, its rows in time order.
+            None: one recording. Ignored without either.
 
         Returns
         -------
@@ -312,7 +490,7 @@ class SleepStager(DeepClassifierBase):
         """
         check_is_fitted(self)
         if self.smoothing is None:
-            return super().predict_proba(X)
+            return self._proba(self._logits(X, groups))
         emissions, lengths = self._emissions(X, groups)
         return self._hmm().predict_proba(emissions, lengths)
 

@@ -457,3 +457,70 @@ class SleepStageNet(EEGModule):
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """Pooled sleep-branch features, shape (batch, 2 * width)."""
         return self.sleep(self.front(x))
+
+
+class ContextStageNet(EEGModule):
+    """:class:`SleepStageNet` over a run of consecutive epochs: each epoch is
+    embedded by the same front end and sleep branch, a bidirectional GRU runs
+    over the ``2 * context + 1`` embeddings, and the head reads the centre
+    epoch's GRU output next to its own embedding.
+
+    Parameters
+    ----------
+    n_channels, n_times : int
+        Shape of one epoch.
+    n_outputs : int
+        Stage logits (1 for two stages).
+    context : int
+        Epochs on each side of the centre one (>= 1).
+    **front
+        Keyword arguments of :class:`SharedFrontEnd`.
+
+    Attributes
+    ----------
+    front : SharedFrontEnd
+    sleep : TwinBranch
+    sequence : torch.nn.GRU
+        Bidirectional, ``width`` units each way, over the epochs' embeddings.
+    embedding_dim : int
+        ``4 * width``: the centre epoch's GRU output (``2 * width``) and its
+        own embedding (``2 * width``).
+    """
+
+    def __init__(
+        self, n_channels: int, n_times: int, n_outputs: int, *, context: int, **front
+    ) -> None:
+        super().__init__()
+        check_positive_int(context, "context")
+        self.context = context
+        self.front = SharedFrontEnd(n_channels, n_times, **front)
+        self.sleep = self.front.make_branch()
+        width = self.sleep.out_features // 2
+        self.sequence = nn.GRU(
+            self.sleep.out_features, width, batch_first=True, bidirectional=True
+        )
+        self.embedding_dim = 2 * width + self.sleep.out_features
+        self.head = nn.Linear(self.embedding_dim, n_outputs)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """The head's input for the centre epoch of each run.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, 2 * context + 1, n_channels, n_times)
+            Consecutive epochs, the one to stage in the middle.
+
+        Returns
+        -------
+        Tensor of shape (batch, embedding_dim)
+        """
+        n_runs, n_epochs = x.shape[:2]
+        if n_epochs != 2 * self.context + 1:
+            raise ValueError(
+                f"x holds runs of {n_epochs} epochs; ContextStageNet with "
+                f"context={self.context} takes {2 * self.context + 1}."
+            )
+        epochs = self.sleep(self.front(x.flatten(0, 1)))
+        epochs = epochs.unflatten(0, (n_runs, n_epochs))
+        around, _ = self.sequence(epochs)
+        return torch.cat([around[:, self.context], epochs[:, self.context]], dim=1)

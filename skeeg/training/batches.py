@@ -117,3 +117,40 @@ class _LazyBatches:
         # The slice's own indices: no arange over the whole dataset per batch.
         idx = np.arange(*key.indices(len(self.windows)))
         return torch.from_numpy(self.windows.read(idx))
+
+
+class ContextWindows:
+    """Each window with its neighbours, gathered when read: a view of the
+    windows whose row ``i`` is ``X[index[i]]``, shape (2k + 1, n_channels,
+    n_times), without copying them.
+
+    It reads like a :class:`~skeeg.datasets.LazyWindows` (``read``; the
+    training dataset and :func:`window_source` take batches through it) and
+    indexes like an array of rows (``windows[rows]`` is the view of those
+    rows, as a validation split takes them).
+
+    Parameters
+    ----------
+    X : ndarray of float32, shape (n_windows, n_channels, n_times), or LazyWindows
+    index : ndarray of int, shape (n_rows, 2k + 1)
+        Rows of ``X`` that make each row, in time order.
+    """
+
+    _skeeg_lazy_windows = True
+
+    def __init__(self, X, index: np.ndarray) -> None:
+        self.X, self.index = X, np.asarray(index, dtype=np.intp)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def __getitem__(self, rows) -> ContextWindows:
+        return ContextWindows(self.X, self.index[rows])
+
+    def read(self, rows) -> np.ndarray:
+        """Rows ``rows``, shape (len(rows), 2k + 1, n_channels, n_times)."""
+        index = self.index[np.asarray(rows, dtype=np.intp)]
+        if not is_lazy_windows(self.X):
+            return self.X[index]
+        needed, inverse = np.unique(index, return_inverse=True)
+        return self.X.read(needed)[inverse.reshape(index.shape)]

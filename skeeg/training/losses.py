@@ -326,12 +326,29 @@ class BCELoss(_BinaryLoss):
     ----------
     reduction : {"mean", "sum", "none"}, default="mean"
         Batch reduction.
+    class_weight : tuple of (float, float) or None, default=None
+        ``(w_0, w_1)``: each window's loss times the weight of its class;
+        None: 1 for both.
     """
+
+    def __init__(
+        self,
+        reduction: str = "mean",
+        class_weight: tuple[float, float] | None = None,
+    ) -> None:
+        super().__init__(reduction)
+        self.class_weight = None if class_weight is None else tuple(class_weight)
 
     def forward(self, logits: Tensor, target: Tensor) -> Tensor:
         """BCE of a batch; shapes as in :meth:`SaSuLoss.forward`."""
         z, y = self._check_inputs(logits, target)
-        return F.binary_cross_entropy_with_logits(z, y, reduction=self.reduction)
+        weight = None
+        if self.class_weight is not None:
+            w_neg, w_pos = self.class_weight
+            weight = y * w_pos + (1 - y) * w_neg
+        return F.binary_cross_entropy_with_logits(
+            z, y, weight=weight, reduction=self.reduction
+        )
 
 
 class WeightedBCELoss(_BinaryLoss):

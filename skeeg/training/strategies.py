@@ -24,6 +24,7 @@ from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator, clone
 from torch import nn
 
@@ -201,6 +202,7 @@ class LossStrategy(BaseEstimator):
         n_classes: int,
         criterion: nn.Module | None = None,
         random_state: int | None = None,
+        class_weight: np.ndarray | None = None,
     ) -> LossPlan:
         """The criterion and window sampler for training targets ``y``.
 
@@ -214,6 +216,10 @@ class LossStrategy(BaseEstimator):
             Replaces the strategy's loss function; the window sampling stays.
         random_state : int, optional
             Seed of the window sampler.
+        class_weight : ndarray of shape (n_classes,), optional
+            Weight of each encoded class in the cross-entropy (each window's
+            loss times its class's weight); only with the cross-entropy of
+            :class:`BCE` over all windows and no ``criterion``.
         """
         negatives = self._check_negatives()
         warmup = getattr(self, "warmup_epochs", 0)
@@ -227,11 +233,24 @@ class LossStrategy(BaseEstimator):
                 f"Only binary classification is supported by loss={self!r}; y has "
                 f"{n_classes} classes. Use loss='bce' (cross-entropy)."
             )
+        if class_weight is not None and (
+            criterion is not None or type(self) is not BCE or self.binary_only
+        ):
+            raise ValueError(
+                "class_weight weights the cross-entropy of loss='bce' (BCE() "
+                f"over all windows) without a criterion; got loss={self!r}"
+                f"{'' if criterion is None else ' and a criterion'}."
+            )
         n_pos, n_neg = int(np.sum(y == 1)), int(np.sum(y == 0))
         if criterion is not None:
             loss_fn = criterion
         elif n_classes > 2:
-            loss_fn = nn.CrossEntropyLoss(ignore_index=-1)
+            weight = None
+            if class_weight is not None:
+                weight = torch.as_tensor(class_weight, dtype=torch.float32)
+            loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=-1)
+        elif class_weight is not None:
+            loss_fn = BCELoss(class_weight=tuple(float(w) for w in class_weight))
         else:
             loss_fn = self._criterion(n_pos, n_neg, negatives.n_sampled(n_pos, n_neg))
         if warmup > 0:
