@@ -35,6 +35,9 @@ _MAX_SEED = np.iinfo(np.int32).max
 #: refuses to score; against the hundreds of transitions of real data it is
 #: negligible.
 _TRANSITION_PSEUDOCOUNT = 1e-2
+#: Frames' worth of prior on each state's mean (at 0) and covariance, so that
+#: a state EM leaves empty keeps finite parameters (:meth:`_fit_hmm`).
+_STATE_PSEUDOCOUNT = 1e-3
 
 
 @fill_doc
@@ -292,12 +295,19 @@ class HMMClassifier(EEGClassifierBase):
         # hmmlearn initialises the means by k-means, which needs as many
         # distinct points as states: tiny classes get fewer states.
         n_distinct = len(np.unique(flat, axis=0))
+        # A state that EM leaves without frames would get means 0 / 0 (and,
+        # full or tied, covariances x / 0): NaN parameters and NaN scores.
+        # A pseudo-frame at the standardised features' mean (0) keeps them
+        # finite and moves no used state measurably.
+        full = self.covariance_type in ("full", "tied")
         hmm = GaussianHMM(
             n_components=min(self.n_states, n_distinct),
             covariance_type=self.covariance_type,
             n_iter=self.n_iter,
             tol=self.tol,
             transmat_prior=1.0 + _TRANSITION_PSEUDOCOUNT,
+            means_weight=_STATE_PSEUDOCOUNT,
+            covars_weight=(flat.shape[1] if full else 1.0) + _STATE_PSEUDOCOUNT,
             random_state=rng.randint(_MAX_SEED),
         )
         return hmm.fit(flat, lengths=[frames.shape[1]] * len(frames))
