@@ -86,7 +86,7 @@ DEFAULT_LEARNING = [
 #: default instances skip them, and :data:`DEFAULT_LEARNING` runs them on
 #: scikit-learn's plain arrays only (their read-only and float32 variants test
 #: input handling, which the examples' runs cover).
-_LEARNING_CHECKS = {"check_classifiers_train"}
+_LEARNING_CHECKS = {"check_classifiers_train", "check_class_weight_classifiers"}
 
 _FLOAT32_BATCHING = (
     "float32 convolutions give results that differ by ~1e-6 between batch "
