@@ -183,7 +183,19 @@ SIZES = {
 }
 
 
-class LabelledOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class _Delegating(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Predicts with ``estimator_``, the classifier its ``fit`` leaves."""
+
+    def predict(self, X) -> np.ndarray:
+        """The fitted estimator's labels, shape (n_windows,)."""
+        return self.estimator_.predict(X)
+
+    def predict_proba(self, X) -> np.ndarray:
+        """The fitted estimator's probabilities, shape (n_windows, n_classes)."""
+        return self.estimator_.predict_proba(X)
+
+
+class LabelledOnly(_Delegating):
     """Fit ``estimator`` on the labelled windows alone (``y != -1``).
 
     The semi-supervised models' control: the same model and labels, without
@@ -211,21 +223,13 @@ class LabelledOnly(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.classes_ = self.estimator_.classes_
         return self
 
-    def predict(self, X) -> np.ndarray:
-        """The fitted estimator's labels, shape (n_windows,)."""
-        return self.estimator_.predict(X)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """The fitted estimator's probabilities, shape (n_windows, n_classes)."""
-        return self.estimator_.predict_proba(X)
-
     @available_if(lambda self: hasattr(self.estimator, "decision_function"))
     def decision_function(self, X) -> np.ndarray:
         """The fitted estimator's decision function (present only if it has one)."""
         return self.estimator_.decision_function(X)
 
 
-class CachedNetworkHead(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class CachedNetworkHead(_Delegating):
     """A SMATE whose SVM head is refitted with ``head_params`` on the network
     ``estimator`` trained on the same windows, labels and seed (cached by
     :data:`_FITTED_SMATE` when the "SMATE" cell ran first; else trained).
@@ -251,14 +255,6 @@ class CachedNetworkHead(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         self.estimator_._fit_head(X, y, groups)
         self.classes_ = self.estimator_.classes_
         return self
-
-    def predict(self, X) -> np.ndarray:
-        """The refitted estimator's labels, shape (n_windows,)."""
-        return self.estimator_.predict(X)
-
-    def predict_proba(self, X) -> np.ndarray:
-        """The refitted estimator's probabilities, shape (n_windows, n_classes)."""
-        return self.estimator_.predict_proba(X)
 
 
 class CachingSMATE(SMATEClassifier):
