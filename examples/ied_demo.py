@@ -37,7 +37,10 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
-        "--n-jobs", type=int, default=1, help="folds trained at once (-1: per CPU)"
+        "--n-jobs",
+        type=lambda text: text if text == "auto" else int(text),
+        default="auto",
+        help="folds trained at once (-1: per CPU; auto: per free core)",
     )
     args = parser.parse_args()
     run_ied_demo(

@@ -589,6 +589,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _jobs(text: str) -> int | str:
+    """``--n-jobs``: "auto" or a joblib count (an integer, not 0)."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or an integer, got {text!r}"
+        ) from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("expected 'auto' or a non-zero integer, got 0")
+    return value
+
+
 def _add_model_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model", type=Path, metavar="MODEL.skeeg", help="a model file (skeeg train)"
@@ -682,12 +697,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument(
         "--n-jobs",
-        type=int,
-        default=1,
+        type=_jobs,
+        default="auto",
         metavar="N",
         help="folds trained at once, one per worker process; -1: one per CPU, "
-        "1: one after the other (default: %(default)s); the results do not "
-        "depend on it",
+        "1: one after the other, auto: one per core no other process keeps "
+        "busy (default: %(default)s); the results do not depend on it",
     )
     demo.set_defaults(run=_demo)
 

@@ -126,6 +126,8 @@ def test_help_explains_every_option(command, capsys):
             ],
             "expected an integer >= 1, got '0'",
         ),
+        (["demo", "--n-jobs", "0"], "expected 'auto' or a non-zero integer"),
+        (["demo", "--n-jobs", "many"], "expected 'auto' or an integer, got 'many'"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(argv, fragment, capsys):
@@ -396,6 +398,8 @@ def test_demo_passes_options_to_the_demo(monkeypatch, tmp_path):
     assert calls == [
         (tmp_path, {"prevalence": 0.1, "epochs": 2, "seed": 3, "n_jobs": 1})
     ]
+    assert main(argv) == 0  # --n-jobs defaults to "auto"
+    assert calls[-1][1]["n_jobs"] == "auto"
 
 
 # -- every registry classifier, predict, stage, the montage -----------------------

@@ -15,8 +15,9 @@ from sklearn.preprocessing import FunctionTransformer
 
 import skeeg.datasets
 import skeeg.demo
-from skeeg.demo import run_ied_demo
+from skeeg.demo import demo_jobs, run_ied_demo
 from skeeg.evaluation.out_of_fold import grouped_oof_proba
+from skeeg.training import threads
 from tests.conftest import bump_dataset
 
 MAKE_IED_DATASET = skeeg.datasets.make_ied_dataset
@@ -59,6 +60,7 @@ def test_parallel_folds_give_the_serial_probabilities(monkeypatch, tmp_path):
         "epochs": 1,
         "seed": 0,
         "n_jobs": 1,
+        "n_jobs_asked": 1,
         "sc_threads": 1,
     }
     assert results["data"]["n_windows"] == len(serial[0])
@@ -66,6 +68,16 @@ def test_parallel_folds_give_the_serial_probabilities(monkeypatch, tmp_path):
     for one, two in zip(serial_rows, parallel_rows, strict=True):
         assert one.pop("fit_s") > 0 and two.pop("fit_s") > 0
         assert one == two
+
+
+@pytest.mark.parametrize(("busy", "expected"), [(0.0, 2), (0.9, 1), (2.0, 1)])
+def test_auto_jobs_are_the_free_cores(monkeypatch, busy, expected):
+    # 2 CPUs that torch may use; other processes keep `busy` cores busy.
+    monkeypatch.setattr(threads.os, "sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr(threads, "allowed_threads", lambda: 2)
+    monkeypatch.setattr(threads, "other_busy_cores", lambda: busy)
+    assert demo_jobs("auto") == expected
+    assert demo_jobs(-1) == -1 and demo_jobs(None) is None
 
 
 def test_out_of_fold_matches_cross_validate():
